@@ -1,0 +1,256 @@
+"""Assemble and read the plaintext of a recovery point: a zstd-compressed tar.
+
+Layout (``docs/format.md``): ``manifest.json`` first, then ``schema.json``, then each
+table's data as members ``tables/NNNN/MMMMMM.dat`` (at most 4 MiB each, concatenated in
+order they give the table's dump bytes), then ``documents/<relative path>``. The whole
+tar is compressed with zstd (possibly as several concatenated frames, which every zstd
+decoder reads as one stream), then encrypted with age by the caller.
+
+Writing takes two passes, because the manifest (first member) holds checksums only known
+at the end: pass one compresses schema, tables and documents into a ``SealedSpool``;
+pass two emits the manifest frame, the spool, and the end-of-archive frame. Memory stays
+bounded by one data member plus the compressor's window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import IO, BinaryIO, cast
+
+import zstandard
+
+from retention_pipeline.envelope import tarstream
+from retention_pipeline.envelope.manifest import (
+    MANIFEST_MEMBER,
+    SCHEMA_MEMBER,
+    DocumentEntry,
+    Manifest,
+    ManifestError,
+    TableEntry,
+)
+from retention_pipeline.envelope.spool import SealedSpool
+
+ZSTD_LEVEL = 3
+READ_SIZE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """A table to pack: its name, its dump format, and a one-shot stream of its data."""
+
+    name: str
+    data_format: str
+    chunks: Iterable[bytes]
+
+
+@dataclass(frozen=True)
+class DocumentSource:
+    """A document file to pack, by its path relative to the documents folder."""
+
+    path: str
+    open: Callable[[], BinaryIO]
+    size: int
+
+
+def documents_in(folder: Path) -> list[DocumentSource]:
+    """Every regular file under ``folder``, sorted; symlinks are not followed.
+
+    Following a link could pack another client's files into this client's backup.
+    """
+    found: list[DocumentSource] = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        rel = path.relative_to(folder).as_posix()
+        found.append(DocumentSource(rel, partial(_open_binary, path), path.stat().st_size))
+    return found
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    return path.open("rb")
+
+
+def _table_member_name(table_number: int, index: int) -> str:
+    return f"tables/{table_number:04d}/{index:06d}.dat"
+
+
+class _Digest:
+    """Counts bytes, rows (newline-terminated records) and SHA-256 of a passing stream."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+        self.size = 0
+        self.rows = 0
+
+    def watch(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.sha.update(chunk)
+            self.size += len(chunk)
+            self.rows += chunk.count(b"\n")
+            yield chunk
+
+
+def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        while block := handle.read(READ_SIZE):
+            yield block
+
+
+def pack(
+    manifest: Manifest,
+    schema_json: bytes | None,
+    tables: Iterable[TableSource],
+    documents: Iterable[DocumentSource],
+    spool: SealedSpool,
+    *,
+    level: int = ZSTD_LEVEL,
+    chunk_size: int = tarstream.DEFAULT_CHUNK,
+) -> tuple[Manifest, Iterator[bytes]]:
+    """Pass one into ``spool``; return the completed manifest and the pass-two stream.
+
+    ``manifest`` carries identity and source fields; tables, documents and the schema
+    checksum are filled in here. The returned iterator yields the compressed plaintext
+    of the whole recovery point, manifest first.
+    """
+    writer = zstandard.ZstdCompressor(level=level).stream_writer(
+        cast(IO[bytes], spool), closefd=False
+    )
+    schema_sha = None
+    if schema_json is not None:
+        schema_sha = hashlib.sha256(schema_json).hexdigest()
+        writer.write(tarstream.member(SCHEMA_MEMBER, schema_json))
+    entries: list[TableEntry] = []
+    for number, table in enumerate(tables):
+        digest = _Digest()
+        members: list[str] = []
+        for piece in tarstream.chunked_members(
+            partial(_table_member_name, number),
+            digest.watch(table.chunks),
+            chunk_size=chunk_size,
+            on_member=members.append,
+        ):
+            writer.write(piece)
+        entries.append(
+            TableEntry(
+                table.name,
+                digest.rows,
+                digest.sha.hexdigest(),
+                table.data_format,
+                tuple(members),
+                digest.size,
+            )
+        )
+    docs: list[DocumentEntry] = []
+    for number, doc in enumerate(documents):
+        digest = _Digest()
+        name = f"documents/{number:06d}"
+        for piece in tarstream.file_member(name, doc.size, digest.watch(_file_chunks(doc.open()))):
+            writer.write(piece)
+        docs.append(DocumentEntry(doc.path, name, doc.size, digest.sha.hexdigest()))
+    writer.flush(zstandard.FLUSH_FRAME)
+    spool.flush()
+    done = replace(manifest, schema_sha256=schema_sha, tables=tuple(entries), documents=tuple(docs))
+    return done, _assemble(done, spool, level)
+
+
+def _assemble(manifest: Manifest, spool: SealedSpool, level: int) -> Iterator[bytes]:
+    compressor = zstandard.ZstdCompressor(level=level)
+    yield compressor.compress(tarstream.member(MANIFEST_MEMBER, manifest.to_bytes()))
+    yield from spool.read_back()
+    yield compressor.compress(tarstream.END_OF_ARCHIVE)
+
+
+class IterReader(io.RawIOBase):
+    """A read-only file over an iterator of byte chunks (for zstd and tarfile readers)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+
+class RecoveryPointReader:
+    """Read a recovery point's compressed plaintext member by member, checking as it goes.
+
+    Members must come in the documented order; each table's and document's bytes are
+    hashed while they stream past and compared with the manifest when they end, so a
+    consumer (restore, verify) learns of a mismatch before it declares success.
+    """
+
+    def __init__(self, compressed: Iterable[bytes]) -> None:
+        raw = zstandard.ZstdDecompressor().stream_reader(
+            cast(IO[bytes], IterReader(compressed)), read_across_frames=True
+        )
+        self._tar = tarfile.open(fileobj=raw, mode="r|")  # noqa: SIM115 - closed by close()
+        self._members = iter(self._tar)
+        first = next(self._members, None)
+        if first is None or first.name != MANIFEST_MEMBER:
+            raise ManifestError("the recovery point does not start with manifest.json")
+        self.manifest = Manifest.from_bytes(self._read(first))
+        self.schema_json: bytes | None = None
+        if self.manifest.schema_sha256 is not None:
+            member = self._expect(SCHEMA_MEMBER)
+            self.schema_json = self._read(member)
+            if hashlib.sha256(self.schema_json).hexdigest() != self.manifest.schema_sha256:
+                raise ManifestError("schema.json does not match the manifest's checksum")
+
+    def _read(self, member: tarfile.TarInfo) -> bytes:
+        handle = self._tar.extractfile(member)
+        if handle is None:
+            raise ManifestError(f"member {member.name} is not a regular file")
+        return handle.read()
+
+    def _stream(self, member: tarfile.TarInfo) -> Iterator[bytes]:
+        handle = self._tar.extractfile(member)
+        if handle is None:
+            raise ManifestError(f"member {member.name} is not a regular file")
+        while block := handle.read(READ_SIZE):
+            yield block
+
+    def _expect(self, name: str) -> tarfile.TarInfo:
+        member = next(self._members, None)
+        if member is None or member.name != name:
+            got = member.name if member else "end of archive"
+            raise ManifestError(f"expected member {name}, found {got}")
+        return member
+
+    def table_data(self, table: TableEntry) -> Iterator[bytes]:
+        """The table's dump bytes; raises ``ManifestError`` at the end if they differ."""
+        digest = _Digest()
+        for name in table.members:
+            yield from digest.watch(self._stream(self._expect(name)))
+        if digest.sha.hexdigest() != table.sha256 or digest.rows != table.rows:
+            raise ManifestError(f"table {table.name}: data do not match the manifest")
+
+    def document_data(self, doc: DocumentEntry) -> Iterator[bytes]:
+        """A document's bytes; raises ``ManifestError`` at the end if they differ."""
+        digest = _Digest()
+        yield from digest.watch(self._stream(self._expect(doc.member)))
+        if digest.sha.hexdigest() != doc.sha256 or digest.size != doc.size:
+            raise ManifestError(f"document {doc.member}: data do not match the manifest")
+
+    def finish(self) -> None:
+        """Check that nothing follows the last documented member, then close."""
+        extra = next(self._members, None)
+        self._tar.close()
+        if extra is not None:
+            raise ManifestError(f"unexpected member {extra.name} after the documented ones")
