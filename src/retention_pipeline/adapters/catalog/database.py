@@ -1,0 +1,156 @@
+"""Opening the catalog database: URL rules, engine settings, and migrations run in code.
+
+Rules this module enforces:
+
+* A relative SQLite path (``sqlite:///catalog.db``) is taken from the installation's
+  home (``base_dir``), never from the current directory, so the CLI, the DAGs and the
+  tests all find the same file; its folder is created.
+* ``postgresql://`` means psycopg 3 (the driver installed), not SQLAlchemy's psycopg2
+  default.
+* SQLite runs with foreign keys on, WAL (readers do not block the writer), a busy
+  timeout, and write transactions that start with ``BEGIN IMMEDIATE`` so two writers
+  queue instead of failing half-way with "database is locked".
+* Migrations run on first use, inside one transaction that first takes a lock (an
+  advisory lock on PostgreSQL, the write lock on SQLite), so two processes opening a new
+  catalog at once do not both create it. An up-to-date catalog is only read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from retention_pipeline.errors import ConfigError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BEGIN_OPTION = "retention_sqlite_begin"
+# Any fixed 64-bit number, shared by every process that migrates this catalog.
+_PG_MIGRATION_LOCK = 0x52_45_54_45_4E_54_49_4F
+_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+
+
+def catalog_url(url: str, base_dir: Path | None = None) -> URL:
+    """Parse ``url``, pick the installed driver, and anchor a relative SQLite path."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(
+            "catalog: not a database URL; use sqlite:///catalog.db or postgresql://user@host/dbname"
+        ) from exc
+    if parsed.drivername in _DRIVERS:
+        parsed = parsed.set(drivername=_DRIVERS[parsed.drivername])
+    if parsed.get_backend_name() != "sqlite":
+        return parsed
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        raise ConfigError(
+            "catalog: an in-memory SQLite catalog forgets everything at exit; "
+            "give a file, e.g. sqlite:///catalog.db"
+        )
+    path = Path(database).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return parsed.set(database=str(path))
+
+
+def _sqlite_settings(engine: Engine) -> None:
+    """Foreign keys, WAL, and BEGIN emitted by us (see the module docstring)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event, not the driver, decide how transactions start.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_catalog_engine(url: URL) -> Engine:
+    """An engine with the settings of the module docstring."""
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 30})
+        _sqlite_settings(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but its transactions take SQLite's write lock at BEGIN."""
+    return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migration_head() -> str:
+    """The newest revision shipped with this code."""
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migration found under {MIGRATIONS_DIR}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the catalog is at, or ``None`` for an empty database."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _lock_for_migration(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+
+
+def upgrade_catalog(engine: Engine) -> list[str]:
+    """Bring the schema to the head revision; return the revisions applied, oldest first."""
+    head = migration_head()
+    with writer(engine).connect() as conn, conn.begin():
+        _lock_for_migration(conn)
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current == head:
+            return []
+        script = ScriptDirectory(str(MIGRATIONS_DIR))
+        if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+            raise ConfigError(
+                f"catalog schema is at revision {current!r}, newer than this "
+                f"retention-pipeline knows (head {head!r}); install the newer version"
+            )
+        pending = [r.revision for r in script.iterate_revisions(head, current or "base")]
+        command.upgrade(_alembic_config(conn), "head")
+    return list(reversed(pending))
+
+
+def downgrade_engine(engine: Engine, revision: str) -> None:
+    """Step the schema down to ``revision`` (``"base"`` drops every catalog table)."""
+    with writer(engine).connect() as conn, conn.begin():
+        _lock_for_migration(conn)
+        command.downgrade(_alembic_config(conn), revision)
+
+
+def connection_problem(url: URL, exc: OperationalError) -> ConfigError:
+    """A ConfigError naming the catalog (password hidden) and the driver's first line."""
+    first = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc) else ""
+    return ConfigError(
+        f"catalog {url.render_as_string(hide_password=True)}: cannot open it ({first}); "
+        "check that the server answers and the catalog URL in retention.yaml"
+    )

@@ -1,0 +1,1 @@
+"""Catalog schema revisions, oldest first; written by hand and never edited once shipped."""

@@ -1,0 +1,213 @@
+"""YAML documents that remember where each field was written, and problems about them.
+
+Rules this module enforces:
+
+- a problem is one line, ``FILE:LINE: field.path: what is wrong (got VALUE); what to do``,
+  so editors and CI annotate the exact line and a person knows the fix without a manual;
+- a value that is personal data (``display_name``, ``purpose``, ``contract.reference``,
+  ``legal_hold.reason``) or looks like a credential is shown as ``<redacted>``: problems
+  end up in logs and CI output, which are not allowed to carry either;
+- YAML 1.2 booleans: only ``true``/``false`` are booleans, so ``mode: off`` stays the text
+  "off" instead of PyYAML's YAML 1.1 ``False``;
+- a key written twice in one mapping is a problem (the first one is kept), never a silent
+  overwrite: with a retention period that would hide which value applies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from pydantic_core import PydanticCustomError
+
+FieldPath = tuple[str | int, ...]
+"""Where a value sits in a document: mapping keys and list indexes, outermost first."""
+
+REDACTED = "<redacted>"
+PERSONAL_FIELDS = frozenset({"display_name", "purpose", "reference", "reason"})
+_SECRET_KEYS = frozenset({"password", "passwd", "pwd", "secret", "token", "url", "dsn"})
+_SECRET_VALUE = re.compile(
+    r"(://[^/@\s]*:[^/@\s]*@)|(AGE-SECRET-KEY-)|(PRIVATE KEY)|(password=)|(secret=)", re.I
+)
+_YAML11_WORDS = frozenset({"yes", "no", "on", "off", "y", "n"})
+_MAX_SHOWN = 60
+
+
+def render_path(path: FieldPath) -> str:
+    """``("stores", "b", "url")`` -> ``stores.b.url``; list items as ``[0]``; ``-`` if empty."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "-"
+
+
+def looks_secret(value: object) -> bool:
+    """Whether a value looks like a credential or key (a URL with ``user:pass@``, an age key)."""
+    return isinstance(value, str) and _SECRET_VALUE.search(value) is not None
+
+
+def show_value(path: FieldPath, value: object) -> str:
+    """Render a value for a problem line, redacting personal data and credentials."""
+    names = {p for p in path if isinstance(p, str)}
+    secret_key = bool(path) and path[-1] in _SECRET_KEYS
+    # A store URL is an address; a source or connection URL carries a database password.
+    if secret_key and path[-1] == "url":
+        secret_key = path[0] in ("source", "connections")
+    if names & PERSONAL_FIELDS or secret_key or looks_secret(value):
+        return REDACTED
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        short = value if len(value) <= _MAX_SHOWN else value[: _MAX_SHOWN - 3] + "..."
+        return repr(short)
+    text = "null" if value is None else str(value).lower()
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in one file, at one line, with what to do about it.
+
+    ``got`` is already rendered (and redacted) text; build problems with ``Problem.about``
+    so that raw values never reach one.
+    """
+
+    file: str
+    line: int
+    path: str
+    message: str
+    got: str | None = None
+    hint: str = ""
+
+    @classmethod
+    def about(
+        cls, file: str, line: int, path: FieldPath, message: str, hint: str, *value: object
+    ) -> Problem:
+        """A problem at ``path``; pass the offending value (if any) as the last argument."""
+        got = show_value(path, value[0]) if value else None
+        return cls(file, line, render_path(path), message, got, hint)
+
+    def __str__(self) -> str:
+        got = f" (got {self.got})" if self.got is not None else ""
+        hint = f"; {self.hint}" if self.hint else ""
+        return f"{self.file}:{self.line}: {self.path}: {self.message}{got}{hint}"
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """Plain Python data from a YAML file plus the line of every node.
+
+    ``data`` is ``None`` when the text did not parse; ``problems`` then says why.
+    """
+
+    filename: str
+    data: Any
+    lines: dict[FieldPath, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def line_of(self, path: FieldPath) -> int:
+        """1-based line of the deepest node that exists along ``path``.
+
+        For a mapping entry this is the line of its key, so a problem about a whole block
+        points at the line that names it.
+        """
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return 1
+
+
+class _Builder:
+    """Walks composed YAML nodes into plain values, recording lines and duplicates."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.lines: dict[FieldPath, int] = {}
+        self.problems: list[Problem] = []
+        self._loader = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: FieldPath) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        return None
+
+    def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(self._scalar(key_node)) if isinstance(key_node, yaml.ScalarNode) else "?"
+            line = key_node.start_mark.line + 1
+            if key in result:
+                first = self.lines[(*path, key)]
+                self.problems.append(
+                    Problem.about(
+                        self.filename, line, (*path, key),
+                        f"written twice (first at line {first})", "keep only one of them",
+                    )
+                )  # fmt: skip
+                continue
+            self.lines[(*path, key)] = line
+            result[key] = self.build(value_node, (*path, key))
+        return result
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        is_word = node.tag == "tag:yaml.org,2002:bool" and node.style is None
+        if is_word and str(node.value).lower() in _YAML11_WORDS:
+            return node.value
+        try:
+            return self._loader.construct_object(node, deep=True)
+        except ValueError:
+            return node.value  # e.g. the impossible date 2026-13-01: let the field say so
+        except yaml.YAMLError:
+            line = node.start_mark.line + 1
+            hint = "remove the tag; only plain YAML values are accepted"
+            self.problems.append(
+                Problem(self.filename, line, "-", f"unsupported tag {node.tag}", None, hint)
+            )
+            return None
+
+
+def parse_yaml(text: str, filename: str) -> ParsedDocument:
+    """Parse one YAML document, keeping the line of every key and item.
+
+    Syntax errors become a single problem at the line where the parser stopped.
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        reason = error.problem or error.context or "not valid YAML"
+        return _unparsable(filename, line, reason)
+    except yaml.YAMLError as error:
+        return _unparsable(filename, 1, str(error))
+    if root is None:
+        return ParsedDocument(filename, None, {(): 1})
+    builder = _Builder(filename)
+    data = builder.build(root, ())
+    return ParsedDocument(filename, data, builder.lines, builder.problems)
+
+
+def _unparsable(filename: str, line: int, reason: str) -> ParsedDocument:
+    hint = "fix the YAML syntax (indentation, quotes, a missing ':')"
+    problem = Problem(filename, line, "-", reason, None, hint)
+    return ParsedDocument(filename, None, problems=[problem])
+
+
+def invalid(kind: str, message: str, hint: str, field: str = "") -> PydanticCustomError:
+    """A validation error that already speaks the problem-line language.
+
+    Validators raise this instead of ``ValueError`` so that the checker can print
+    ``message`` and ``hint`` as they are; ``field`` (dotted) names a sub-field of the
+    location pydantic reports, for checks that look at a whole mapping.
+    """
+    return PydanticCustomError(kind, message, {"hint": hint, "field": field})

@@ -1,0 +1,355 @@
+"""The catalog port: what the pipeline knows and has done, per client, in one database.
+
+Contract (every adapter obeys it; ``tests/catalog/`` checks it on SQLite and PostgreSQL):
+
+* Each method is its own transaction; a method that raises changed nothing.
+* Times are passed in by the caller (``at``, ``created_at``), aware and in UTC; the
+  catalog never reads a clock. Times come back aware, in UTC, on every engine.
+* Records returned are frozen dataclasses; no database object leaks out. Their dict and
+  list fields are copies: mutating them changes nothing stored.
+* ``record_policy_version`` writes its ``policy.recorded`` evidence entry in the same
+  transaction: a policy version without its evidence cannot exist, nor the reverse.
+* Evidence appends are serialized across processes, so concurrent appends never fork
+  the chain (see ``retention_pipeline.domain.evidence`` for the hashing rules).
+* Lifecycle changes follow ``RECOVERY_POINT_TRANSITIONS``; they are not idempotent: a
+  repeated or disallowed transition raises ``TransitionError`` and changes nothing.
+* Errors: ``NotFoundError`` (no such client, recovery point, copy), ``ConflictError``
+  (an id or a client's scheduled slot is taken) and ``TransitionError`` are permanent;
+  the caller must not retry them unchanged. Messages name objects by opaque id only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from retention_pipeline.domain.evidence import EvidenceEntry
+from retention_pipeline.errors import RetentionError
+
+__all__ = [
+    "RECOVERY_POINT_TRANSITIONS",
+    "ArchiveCopy",
+    "ArchiveCopyStatus",
+    "Catalog",
+    "Certificate",
+    "CertificateStatus",
+    "ClientRecord",
+    "ConflictError",
+    "ErasureRequest",
+    "ErasureTrigger",
+    "EvidenceEntry",
+    "NewArchiveCopy",
+    "NewCertificate",
+    "NewErasureRequest",
+    "NewRecoveryPoint",
+    "PolicyVersion",
+    "RecoveryPoint",
+    "RecoveryPointStatus",
+    "TransitionError",
+]
+
+RecoveryPointStatus = Literal["pending", "complete", "failed", "deleted"]
+ArchiveCopyStatus = Literal["present", "deleted"]
+ErasureTrigger = Literal["end_of_contract", "client_request", "retention_expiry"]
+CertificateStatus = Literal["completed", "completed_with_exceptions", "scheduled"]
+
+# target status -> the statuses it may be reached from. "complete" only from "pending":
+# a backup is written, then verified, then committed once (DESIGN.md section 4).
+RECOVERY_POINT_TRANSITIONS: dict[RecoveryPointStatus, frozenset[RecoveryPointStatus]] = {
+    "complete": frozenset({"pending"}),
+    "failed": frozenset({"pending"}),
+    "deleted": frozenset({"pending", "complete", "failed"}),
+}
+
+
+class ConflictError(RetentionError):
+    """The id, or the (client, scheduled slot) pair, is already in the catalog."""
+
+
+class TransitionError(RetentionError):
+    """A lifecycle change not allowed from the object's current status."""
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    """One recorded version of a client's policy; ``document is None`` means removed."""
+
+    client_id: str
+    version: int
+    document: dict[str, Any] | None
+    digest: str | None
+    changes: list[dict[str, Any]]
+    actor: str
+    recorded_at: datetime
+
+    @property
+    def removed(self) -> bool:
+        """True when this version records that the client's policy file was removed."""
+        return self.document is None
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    """A client known to the catalog (``display_name`` stays here, never in logs)."""
+
+    client_id: str
+    created_at: datetime
+    current_version: int
+    removed: bool
+    display_name: str | None
+
+
+@dataclass(frozen=True)
+class NewRecoveryPoint:
+    """What the caller knows before the upload starts; the row is created ``pending``.
+
+    ``scheduled_for`` is the DAG's logical slot: one recovery point per client and slot,
+    so a re-run of the same slot hits ``ConflictError`` instead of a second backup.
+    """
+
+    id: str
+    client_id: str
+    store: str
+    key: str
+    created_at: datetime
+    scheduled_for: datetime | None = None
+    requested_by: str | None = None
+    recipients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    """One encrypted backup object and where it is in its lifecycle."""
+
+    id: str
+    client_id: str
+    store: str
+    key: str
+    status: RecoveryPointStatus
+    created_at: datetime
+    scheduled_for: datetime | None
+    requested_by: str | None
+    recipients: tuple[str, ...]
+    size: int | None
+    sha256: str | None
+    version_id: str | None
+    manifest_sha256: str | None
+    completed_at: datetime | None
+    failed_at: datetime | None
+    deleted_at: datetime | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class NewArchiveCopy:
+    """A verified copy of a recovery point on an archive store, about to be recorded."""
+
+    id: str
+    recovery_point_id: str
+    client_id: str
+    store: str
+    key: str
+    version_id: str
+    size: int
+    sha256: str
+    created_at: datetime
+    storage_class: str | None = None
+    lock_mode: str | None = None
+    lock_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ArchiveCopy:
+    """A recorded archive copy; ``status`` is ``present`` until it is deleted."""
+
+    id: str
+    recovery_point_id: str
+    client_id: str
+    store: str
+    key: str
+    version_id: str
+    size: int
+    sha256: str
+    storage_class: str | None
+    lock_mode: str | None
+    lock_until: datetime | None
+    created_at: datetime
+    status: ArchiveCopyStatus
+    deleted_at: datetime | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class NewErasureRequest:
+    """A request to erase a client; ``details`` holds ids and counts, never data."""
+
+    id: str
+    client_id: str
+    trigger: ErasureTrigger
+    requested_by: str
+    created_at: datetime
+    status: str = "requested"
+    approved_by: str | None = None
+    request_ref: str | None = None
+    details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    """A recorded erasure request."""
+
+    id: str
+    client_id: str
+    trigger: ErasureTrigger
+    requested_by: str
+    approved_by: str | None
+    request_ref: str | None
+    status: str
+    created_at: datetime
+    finished_at: datetime | None
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewCertificate:
+    """A signed destruction certificate to record (``bundle``: envelope, proofs)."""
+
+    id: str
+    client_id: str
+    status: CertificateStatus
+    issued_at: datetime
+    envelope_sha256: str
+    bundle: dict[str, Any]
+    erasure_request_id: str | None = None
+    leaf_index: int | None = None
+    supersedes: str | None = None
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A recorded destruction certificate."""
+
+    id: str
+    client_id: str
+    erasure_request_id: str | None
+    status: CertificateStatus
+    issued_at: datetime
+    envelope_sha256: str
+    leaf_index: int | None
+    supersedes: str | None
+    bundle: dict[str, Any]
+
+
+@runtime_checkable
+class Catalog(Protocol):
+    """The pipeline's memory. See the module docstring for the full contract."""
+
+    def record_policy_version(
+        self,
+        client_id: str,
+        document: dict[str, Any] | None,
+        changes: list[dict[str, Any]],
+        actor: str,
+        at: datetime,
+        display_name: str | None = None,
+    ) -> PolicyVersion:
+        """Store version N+1 (client created if new) and its evidence entry, atomically."""
+        ...
+
+    def latest_policy(self, client_id: str) -> PolicyVersion | None:
+        """The newest version, or ``None`` for a client never recorded."""
+        ...
+
+    def policy_history(self, client_id: str) -> list[PolicyVersion]:
+        """Every version of the client's policy, oldest first; empty if unknown."""
+        ...
+
+    def list_clients(self) -> list[ClientRecord]:
+        """Every client ever recorded, removed ones included, by client id."""
+        ...
+
+    def add_recovery_point(self, rp: NewRecoveryPoint) -> RecoveryPoint:
+        """Record a ``pending`` recovery point; ``ConflictError`` if id or slot is taken."""
+        ...
+
+    def complete_recovery_point(
+        self,
+        rp_id: str,
+        *,
+        size: int,
+        sha256: str,
+        version_id: str,
+        at: datetime,
+        manifest_sha256: str | None = None,
+    ) -> RecoveryPoint:
+        """pending -> complete, after the stored object was read back and checked."""
+        ...
+
+    def fail_recovery_point(self, rp_id: str, reason: str, at: datetime) -> RecoveryPoint:
+        """pending -> failed, with an opaque reason (no data, no key)."""
+        ...
+
+    def mark_recovery_point_deleted(self, rp_id: str, reason: str, at: datetime) -> RecoveryPoint:
+        """pending/complete/failed -> deleted, once its object is gone from the store."""
+        ...
+
+    def get_recovery_point(self, rp_id: str) -> RecoveryPoint:
+        """One recovery point; ``NotFoundError`` if the id is unknown."""
+        ...
+
+    def list_recovery_points(
+        self,
+        client_id: str | None = None,
+        statuses: Iterable[RecoveryPointStatus] | None = None,
+    ) -> list[RecoveryPoint]:
+        """Recovery points, oldest first, filtered by client and status when given."""
+        ...
+
+    def add_archive_copy(self, copy: NewArchiveCopy) -> ArchiveCopy:
+        """Record a verified archive copy as ``present``."""
+        ...
+
+    def list_archive_copies(self, client_id: str | None = None) -> list[ArchiveCopy]:
+        """Archive copies, oldest first, deleted ones included."""
+        ...
+
+    def mark_archive_copy_deleted(self, copy_id: str, reason: str, at: datetime) -> ArchiveCopy:
+        """present -> deleted, once the copy is gone from the archive store."""
+        ...
+
+    def add_erasure_request(self, request: NewErasureRequest) -> ErasureRequest:
+        """Record an erasure request."""
+        ...
+
+    def list_erasure_requests(self, client_id: str | None = None) -> list[ErasureRequest]:
+        """Erasure requests, oldest first."""
+        ...
+
+    def add_certificate(self, certificate: NewCertificate) -> Certificate:
+        """Record an issued (or scheduled) destruction certificate."""
+        ...
+
+    def list_certificates(self, client_id: str | None = None) -> list[Certificate]:
+        """Certificates, oldest first."""
+        ...
+
+    def append_evidence(
+        self,
+        actor: str,
+        action: str,
+        subjects: dict[str, str],
+        details: dict[str, Any],
+        at: datetime,
+    ) -> EvidenceEntry:
+        """Append one hash-linked entry; serialized against every other append."""
+        ...
+
+    def evidence_entries(self) -> Iterator[EvidenceEntry]:
+        """Every evidence entry in seq order, read page by page."""
+        ...
+
+    def evidence_head(self) -> EvidenceEntry | None:
+        """The entry with the highest seq, or ``None`` for an empty log."""
+        ...

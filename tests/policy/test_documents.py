@@ -1,0 +1,66 @@
+"""YAML documents keep their line numbers; problem lines keep their promised shape."""
+
+from __future__ import annotations
+
+from retention_pipeline.domain.documents import Problem, parse_yaml
+
+TEXT = """\
+# comment
+backup:
+  mode: off
+  retention:
+    keep: {last: 3}
+protection:
+  client_recipients:
+    - age1one
+    - age1two
+"""
+
+
+def test_line_of_gives_the_deepest_existing_node() -> None:
+    parsed = parse_yaml(TEXT, "p.yaml")
+    assert parsed.problems == []
+    assert parsed.line_of(("backup",)) == 2
+    assert parsed.line_of(("backup", "retention", "keep", "last")) == 5
+    assert parsed.line_of(("backup", "retention", "max_age")) == 4
+    assert parsed.line_of(("protection", "client_recipients", 1)) == 9
+    assert parsed.line_of(("nowhere", "at", "all")) == 2  # the document starts at line 2
+
+
+def test_yaml_1_2_booleans_keep_off_as_text() -> None:
+    parsed = parse_yaml("a: off\nb: true\nc: 'no'\nd: 2026-01-31\n", "p.yaml")
+    assert parsed.data["a"] == "off" and parsed.data["b"] is True and parsed.data["c"] == "no"
+    assert str(parsed.data["d"]) == "2026-01-31"
+
+
+def test_problem_line_format() -> None:
+    assert (
+        str(Problem("p.yaml", 3, "backup.mode", "is not an accepted value", "'daily'", "use off"))
+        == "p.yaml:3: backup.mode: is not an accepted value (got 'daily'); use off"
+    )
+    assert str(Problem.about("p.yaml", 1, (), "is empty", "add fields")) == (
+        "p.yaml:1: -: is empty; add fields"
+    )
+
+
+def test_problem_values_of_personal_fields_and_secrets_are_redacted() -> None:
+    cases = [
+        (("display_name",), "ACME SAS"),
+        (("purpose",), "restore"),
+        (("contract", "reference"), "BC-1"),
+        (("legal_hold", "reason"), "court"),
+        (("source", "database", "url"), "postgresql://db/acme"),
+        (("anything",), "https://user:pw@host/"),
+        (("anything",), "AGE-SECRET-KEY-1ABC"),
+    ]
+    for path, value in cases:
+        assert Problem.about("p.yaml", 1, path, "bad", "fix", value).got == "<redacted>"
+    assert Problem.about("p.yaml", 1, ("client",), "bad", "fix", "acme").got == "'acme'"
+
+
+def test_unsupported_tags_are_problems_not_objects() -> None:
+    parsed = parse_yaml("a: !!python/object:os.system x\n", "p.yaml")
+    assert [str(p) for p in parsed.problems] == [
+        "p.yaml:1: -: unsupported tag tag:yaml.org,2002:python/object:os.system; "
+        "remove the tag; only plain YAML values are accepted"
+    ]
