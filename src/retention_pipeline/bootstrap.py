@@ -1,0 +1,152 @@
+"""Wire adapters into services from one home folder.
+
+Everything an installation needs lives under one home (``--home DIR`` or
+``RETENTION_HOME``): ``retention.yaml``, ``policies/``, ``keys/``, the SQLite catalog of
+the embedded default, and reports. This module is the only place that turns that folder
+into live objects (catalog, stores, connections), so every entry point (CLI, DAGs,
+plugins) builds the same system the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from retention_pipeline.domain.settings import Settings
+from retention_pipeline.errors import ConfigError
+from retention_pipeline.ports.catalog import Catalog
+from retention_pipeline.ports.store import ObjectStore
+
+HOME_ENV = "RETENTION_HOME"
+CONFIG_FILE = "retention.yaml"
+POLICIES_DIR = "policies"
+
+
+def resolve_home(explicit: str | os.PathLike[str] | None) -> Path:
+    """The home folder: ``--home`` first, then ``$RETENTION_HOME``; never a silent guess.
+
+    Guessing a home (say, the current folder) could point a command at the wrong
+    installation's catalog, so an absent home is an error that says how to give one.
+    """
+    raw = os.fspath(explicit) if explicit else os.environ.get(HOME_ENV)
+    if not raw:
+        raise ConfigError(
+            "no home folder: pass --home DIR or set RETENTION_HOME "
+            "(create one with: retention-pipeline init --home DIR)"
+        )
+    return Path(raw).expanduser().resolve()
+
+
+def read_settings(home: Path) -> Settings:
+    """Parse and validate ``home/retention.yaml``; every problem is reported at once."""
+    from retention_pipeline.services.policy_check import check_settings_text
+
+    path = home / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: no configuration file; create one with: retention-pipeline init --home {home}"
+        )
+    settings, problems = check_settings_text(path.read_text(encoding="utf-8"), str(path))
+    if problems or settings is None:
+        raise ConfigError("\n".join(str(p) for p in problems))
+    return settings
+
+
+@dataclass
+class Installation:
+    """One configured installation: settings plus lazily opened adapters."""
+
+    home: Path
+    settings: Settings
+    _stores: dict[str, ObjectStore] = field(default_factory=dict, repr=False)
+
+    @property
+    def policies_dir(self) -> Path:
+        """Where the per-client order-form files live."""
+        return self.home / POLICIES_DIR
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where reports are written when ``reports`` is a folder."""
+        return self.home / self.settings.reports
+
+    def path(self, configured: str) -> Path:
+        """A configured path, relative paths taken from the home folder."""
+        p = Path(configured).expanduser()
+        return p if p.is_absolute() else self.home / p
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The catalog, migrated to the current schema on first use."""
+        from retention_pipeline.adapters.catalog import open_catalog
+
+        return open_catalog(self.settings.catalog, base_dir=self.home)
+
+    def store(self, name: str) -> ObjectStore:
+        """The named store of ``retention.yaml``, opened once and reused."""
+        if name not in self._stores:
+            from retention_pipeline.adapters.stores import open_store
+
+            spec = self.settings.stores.get(name)
+            if spec is None:
+                known = ", ".join(sorted(self.settings.stores)) or "none"
+                raise ConfigError(
+                    f"{self.home / CONFIG_FILE}: stores.{name}: no such store "
+                    f"(known: {known}); add it under 'stores:'"
+                )
+            self._stores[name] = open_store(
+                name,
+                spec.url,
+                location=spec.location,
+                endpoint_url=spec.endpoint_url,
+                storage_class=spec.storage_class,
+                object_lock=spec.object_lock,
+                base_dir=self.home,
+            )
+        return self._stores[name]
+
+    def connection_url(self, name: str) -> str:
+        """The URL of a named source connection, read from where the config says.
+
+        URLs carry passwords, so they come from the environment or an Airflow
+        connection at run time, never from a file; the value is never logged.
+        """
+        spec = self.settings.connections.get(name)
+        if spec is None:
+            raise ConfigError(
+                f"{self.home / CONFIG_FILE}: connections.{name}: no such connection; "
+                "add it under 'connections:'"
+            )
+        env_name = getattr(spec, "url_env", None)
+        if env_name:
+            value = os.environ.get(env_name)
+            if not value:
+                raise ConfigError(
+                    f"connection {name!r}: environment variable {env_name} is not set; "
+                    "export it with the database URL"
+                )
+            return value
+        conn_id = getattr(spec, "airflow_conn_id", None)
+        return _airflow_connection_url(name, str(conn_id))
+
+
+def _airflow_connection_url(name: str, conn_id: str) -> str:
+    """Read a URL from an Airflow connection (only where Airflow is configured)."""
+    try:
+        from airflow.sdk import Connection
+
+        conn = Connection.get(conn_id)
+    except Exception as exc:  # Airflow raises many kinds here; none may leak secrets.
+        raise ConfigError(
+            f"connection {name!r}: Airflow connection {conn_id!r} could not be read "
+            f"({type(exc).__name__}); define it in Airflow or use url_env"
+        ) from None
+    return str(conn.get_uri())
+
+
+def load_installation(explicit_home: str | os.PathLike[str] | None = None) -> Installation:
+    """Resolve the home, read its configuration, and return the installation."""
+    home = resolve_home(explicit_home)
+    return Installation(home=home, settings=read_settings(home))

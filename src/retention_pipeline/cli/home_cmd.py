@@ -1,0 +1,103 @@
+"""``init``, ``config check`` and ``clients``: the installation itself.
+
+``init`` writes a commented example configuration so a new operator starts from a file
+that validates, and creates the folders with safe permissions (keys are 0700).
+"""
+
+from __future__ import annotations
+
+import argparse
+import stat
+from typing import Any
+
+from retention_pipeline import bootstrap
+from retention_pipeline.cli.output import print_json, print_table
+from retention_pipeline.domain.settings import default_config_text
+from retention_pipeline.errors import ConfigError
+from retention_pipeline.services import policies
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add this module's commands to the top-level parser."""
+    init = commands.add_parser(
+        "init", parents=[common], help="create a home folder with an example configuration"
+    )
+    init.set_defaults(handler=run_init)
+
+    config = commands.add_parser("config", help="check the installation's configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser(
+        "check", parents=[common], help="validate retention.yaml and report every problem"
+    )
+    check.set_defaults(handler=run_config_check)
+
+    clients = commands.add_parser(
+        "clients", parents=[common], help="list clients known to the catalog"
+    )
+    clients.add_argument("--json", action="store_true", help="print JSON")
+    clients.set_defaults(handler=run_clients)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    """Create the home folder, its sub-folders and a commented ``retention.yaml``."""
+    home = bootstrap.resolve_home(args.home)
+    config = home / bootstrap.CONFIG_FILE
+    if config.exists():
+        raise ConfigError(f"{config}: already exists; edit it, or choose another --home")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / bootstrap.POLICIES_DIR).mkdir(exist_ok=True)
+    keys = home / "keys"
+    keys.mkdir(exist_ok=True)
+    keys.chmod(stat.S_IRWXU)
+    (home / "reports").mkdir(exist_ok=True)
+    config.write_text(default_config_text(), encoding="utf-8")
+    print(f"created {config}")
+    print(f"put one policy file per client in {home / bootstrap.POLICIES_DIR}/CLIENT.yaml")
+    print("then: retention-pipeline policy validate && retention-pipeline policy apply")
+    return 0
+
+
+def run_config_check(args: argparse.Namespace) -> int:
+    """Validate the configuration; problems raise ``ConfigError`` (exit code 2)."""
+    installation = bootstrap.load_installation(args.home)
+    settings = installation.settings
+    print(
+        f"{installation.home / bootstrap.CONFIG_FILE}: ok "
+        f"({len(settings.stores)} stores, {len(settings.connections)} connections)"
+    )
+    return 0
+
+
+def run_clients(args: argparse.Namespace) -> int:
+    """Clients in the catalog with their current policy version and options."""
+    installation = bootstrap.load_installation(args.home)
+    catalog = installation.catalog
+    rows: list[dict[str, object]] = []
+    for client in catalog.list_clients():
+        policy = policies.current_policy(catalog, client.client_id)
+        rows.append(
+            {
+                "client": client.client_id,
+                "policy_version": client.current_version,
+                "backup": policy.backup.mode if policy else "off",
+                "archive": bool(policy and policy.archive_active),
+                "removed": client.removed,
+            }
+        )
+    if args.json:
+        print_json(rows)
+    else:
+        print_table(
+            ["CLIENT", "POLICY", "BACKUP", "ARCHIVE", "STATE"],
+            [
+                [
+                    r["client"],
+                    f"v{r['policy_version']}",
+                    r["backup"],
+                    "on" if r["archive"] else "off",
+                    "removed" if r["removed"] else "active",
+                ]
+                for r in rows
+            ],
+        )
+    return 0

@@ -1,0 +1,176 @@
+"""``policy validate | apply | schema | show | history``: the order forms.
+
+Validation reports every problem of every file as ``FILE:LINE: field: what; what to do``
+and exits 2, so an operator fixes a whole folder in one pass. ``apply`` prints the plan
+before recording anything, and records nothing for unchanged files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from retention_pipeline import bootstrap
+from retention_pipeline.cli.output import print_json, print_table
+from retention_pipeline.domain.policy import policy_json_schema
+from retention_pipeline.domain.policy_plan import ClientPlan, shown_value
+from retention_pipeline.errors import NotFoundError
+from retention_pipeline.ports.catalog import PolicyVersion
+from retention_pipeline.services import policies
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``policy`` and its subcommands to the top-level parser."""
+    policy = commands.add_parser("policy", help="validate, apply and inspect client policies")
+    sub = policy.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", required=True)
+
+    validate = sub.add_parser("validate", parents=[common], help="check policy files")
+    validate.add_argument("path", nargs="?", help="a policy file or folder (default: policies/)")
+    validate.set_defaults(handler=run_validate)
+
+    apply = sub.add_parser("apply", parents=[common], help="record changed policies")
+    apply.add_argument("path", nargs="?", help="a policy file or folder (default: policies/)")
+    apply.add_argument("--actor", default=None, help="who applies (default: the OS user)")
+    apply.add_argument("--dry-run", action="store_true", help="print the plan only")
+    apply.set_defaults(handler=run_apply)
+
+    schema = sub.add_parser("schema", parents=[common], help="print the policy JSON Schema")
+    schema.set_defaults(handler=run_schema)
+
+    show = sub.add_parser("show", parents=[common], help="print a client's current policy")
+    show.add_argument("client")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(handler=run_show)
+
+    hist = sub.add_parser("history", parents=[common], help="list a client's policy versions")
+    hist.add_argument("client")
+    hist.add_argument("--json", action="store_true", help="print JSON")
+    hist.set_defaults(handler=run_history)
+
+
+def _loaded(args: argparse.Namespace) -> tuple[bootstrap.Installation, policies.LoadedPolicies]:
+    installation = bootstrap.load_installation(args.home)
+    path = Path(args.path) if args.path else installation.policies_dir
+    loaded = policies.read_policies(
+        path, installation.settings, policies_dir=installation.policies_dir
+    )
+    return installation, loaded
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Validate files; ``PolicyError`` carries every problem (exit code 2)."""
+    _, loaded = _loaded(args)
+    count = len(loaded.policies)
+    print(f"{count} polic{'y' if count == 1 else 'ies'} valid")
+    return 0
+
+
+def print_plan(plans: list[ClientPlan]) -> None:
+    """Print added, changed (field by field) and removed clients."""
+    marks = {"added": "+", "changed": "~", "removed": "-", "unchanged": "="}
+    for item in plans:
+        print(f"{marks[item.kind]} {item.client_id}: {item.kind}")
+        if item.kind == "changed":
+            for change in item.changes:
+                old = shown_value(change.path, change.old)
+                new = shown_value(change.path, change.new)
+                print(f"    {change.path}: {old} -> {new}")
+    counts = {k: sum(1 for p in plans if p.kind == k) for k in marks}
+    print(
+        f"plan: {counts['added']} added, {counts['changed']} changed, "
+        f"{counts['removed']} removed, {counts['unchanged']} unchanged"
+    )
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    """Print the plan, then record a policy version per changed client."""
+    installation, loaded = _loaded(args)
+    catalog = installation.catalog
+    plans = policies.plan(catalog, loaded)
+    print_plan(plans)
+    if args.dry_run:
+        print("dry run: nothing recorded")
+        return 0
+    actor = args.actor or getpass.getuser()
+    recorded = policies.apply(catalog, plans, loaded, actor=actor, now=datetime.now(UTC))
+    for version in recorded:
+        print(f"recorded {version.client_id} policy v{version.version} by {version.actor}")
+    if not recorded:
+        print("nothing to record")
+    return 0
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of a policy file, for editors' validation and completion."""
+    json.dump(policy_json_schema(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print the client's current policy document."""
+    installation = bootstrap.load_installation(args.home)
+    latest = installation.catalog.latest_policy(args.client)
+    if latest is None:
+        raise NotFoundError(
+            f"client {args.client!r} has no recorded policy, so nothing is processed for it"
+        )
+    if args.json:
+        print_json({"client": args.client, "version": latest.version, "policy": latest.document})
+        return 0
+    print(f"client {args.client} policy v{latest.version} recorded {latest.recorded_at:%Y-%m-%d}")
+    if latest.document is None:
+        print("(removed: nothing is processed for this client)")
+        return 0
+    import yaml
+
+    print(yaml.safe_dump(latest.document, sort_keys=False, allow_unicode=True).rstrip())
+    return 0
+
+
+def _changed_summary(version: PolicyVersion) -> str:
+    """What a version changed, in one cell: whole-policy events are named as such."""
+    if version.document is None:
+        return "removed (nothing processed from here on)"
+    if all(c.get("old") is None for c in version.changes):
+        return f"created ({len(version.changes)} fields)"
+    return ", ".join(c["path"] for c in version.changes)
+
+
+def run_history(args: argparse.Namespace) -> int:
+    """List every version with who recorded it, when, and which fields changed."""
+    installation = bootstrap.load_installation(args.home)
+    versions = policies.history(installation.catalog, args.client)
+    if args.json:
+        print_json(
+            [
+                {
+                    "version": v.version,
+                    "recorded_at": v.recorded_at,
+                    "actor": v.actor,
+                    "digest": v.digest,
+                    "changed_fields": [c["path"] for c in v.changes],
+                    "removed": v.document is None,
+                }
+                for v in versions
+            ]
+        )
+        return 0
+    print_table(
+        ["VERSION", "RECORDED", "ACTOR", "CHANGED FIELDS"],
+        [
+            [
+                f"v{v.version}",
+                v.recorded_at,
+                v.actor,
+                _changed_summary(v),
+            ]
+            for v in versions
+        ],
+    )
+    return 0
