@@ -31,7 +31,7 @@ class MotoEndpoint:
             endpoint_url=self.url,
             region_name=self.region,
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's fixed test credentials
+            aws_secret_access_key="testing",
             **kwargs,
         )
 

@@ -1,0 +1,26 @@
+"""``make demo`` runs the foundation end to end on the embedded default."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_runs_and_shows_plan_catalog_and_refusal(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "demo" / "run_demo.py"), "--home", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    assert "plan: 3 added" in out
+    assert "backup.retention.max_age: 90d -> 60d" in out
+    assert "boulangerie-petit  v1      off" in out
+    assert "backup.retension: is not a known field; did you mean 'retention'?" in out
+    assert "evidence log intact" in out

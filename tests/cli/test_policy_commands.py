@@ -1,0 +1,153 @@
+"""What an operator sees from ``policy validate`` and ``policy apply``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from retention_pipeline.cli.main import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_apply_prints_the_plan_then_records_one_version_per_client(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "policy", "apply", "--home", str(home), "--actor", "op-1")
+    assert code == 0
+    assert "plan: 3 added, 0 changed, 0 removed, 0 unchanged" in out
+    assert "recorded atelier-dupont policy v1 by op-1" in out
+
+    code, out, _ = run(capsys, "policy", "apply", "--home", str(home), "--actor", "op-1")
+    assert code == 0
+    assert "plan: 0 added, 0 changed, 0 removed, 3 unchanged" in out
+    assert "nothing to record" in out
+
+
+def test_a_changed_field_is_planned_field_by_field_and_personal_values_are_hidden(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "policy", "apply", "--home", str(home))
+    path = home / "policies" / "atelier-dupont.yaml"
+    text = path.read_text().replace("max_age: 35d", "max_age: 40d")
+    path.write_text(text.replace("Atelier Dupont SARL", "Atelier Dupont SAS"))
+    code, out, _ = run(capsys, "policy", "apply", "--home", str(home), "--actor", "op-2")
+    assert code == 0
+    assert "~ atelier-dupont: changed" in out
+    assert "backup.retention.max_age: 35d -> 40d" in out
+    assert "display_name: <redacted> -> <redacted>" in out
+    assert "Dupont SAS" not in out
+
+    code, out, _ = run(capsys, "policy", "history", "atelier-dupont", "--home", str(home), "--json")
+    versions = json.loads(out)
+    assert [v["version"] for v in versions] == [1, 2]
+    assert versions[1]["actor"] == "op-2"
+    assert versions[1]["changed_fields"] == ["backup.retention.max_age", "display_name"]
+
+
+def test_a_removed_file_removes_the_client_when_the_whole_folder_is_applied(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "policy", "apply", "--home", str(home))
+    (home / "policies" / "cabinet-martin.yaml").unlink()
+    code, out, _ = run(capsys, "policy", "apply", "--home", str(home))
+    assert code == 0
+    assert "- cabinet-martin: removed" in out
+    code, out, _ = run(capsys, "clients", "--home", str(home), "--json")
+    state = {c["client"]: c for c in json.loads(out)}
+    assert state["cabinet-martin"]["removed"] is True
+    assert state["cabinet-martin"]["backup"] == "off"
+
+
+def test_applying_one_file_never_removes_the_others(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "policy", "apply", "--home", str(home))
+    one = home / "policies" / "atelier-dupont.yaml"
+    code, out, _ = run(capsys, "policy", "apply", str(one), "--home", str(home))
+    assert code == 0
+    assert "removed" not in out.split("plan:")[0]
+    assert "0 removed" in out
+
+
+def test_dry_run_records_nothing(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "policy", "apply", "--dry-run", "--home", str(home))
+    assert code == 0 and "3 added" in out and "nothing recorded" in out
+    code, out, _ = run(capsys, "clients", "--home", str(home), "--json")
+    assert json.loads(out) == []
+
+
+def test_invalid_policies_exit_2_with_one_located_line_each_and_no_traceback(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = home / "policies" / "atelier-dupont.yaml"
+    bad.write_text(bad.read_text().replace("max_age: 35d", "max_age: 35 days"))
+    code, out, err = run(capsys, "policy", "apply", "--home", str(home))
+    assert code == 2
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{bad}:12: backup.retention.max_age: ")
+    assert "(got '35 days')" in lines[0]
+    code, out, _ = run(capsys, "clients", "--home", str(home), "--json")
+    assert json.loads(out) == []  # nothing applied when any file is invalid
+
+
+def test_show_prints_the_policy_in_force(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "policy", "apply", "--home", str(home))
+    code, out, _ = run(capsys, "policy", "show", "cabinet-martin", "--home", str(home), "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["version"] == 1
+    assert shown["policy"]["backup"]["mode"] == "semi_manual"
+    code, _, err = run(capsys, "policy", "show", "nobody-here", "--home", str(home))
+    assert code == 1 and "has no recorded policy" in err
+
+
+def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "policy", "schema")
+    assert code == 0
+    schema = json.loads(out)
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert "backup" in schema["properties"]
+
+
+def test_log_verify_detects_an_edited_entry_with_exit_code_1(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "policy", "apply", "--home", str(home))
+    code, out, _ = run(capsys, "log", "verify", "--home", str(home))
+    assert code == 0 and "intact: 3 entries" in out
+    with sqlite3.connect(home / "catalog.db") as db:
+        db.execute("UPDATE evidence_log SET actor = 'someone-else' WHERE seq = 2")
+    code, out, _ = run(capsys, "log", "verify", "--home", str(home))
+    assert code == 1
+    assert "BROKEN at entry 2" in out
+
+
+def test_commands_without_a_home_say_how_to_get_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RETENTION_HOME", raising=False)
+    code, _, err = run(capsys, "clients")
+    assert code == 2
+    assert "pass --home DIR or set RETENTION_HOME" in err
+
+
+def test_init_refuses_to_overwrite_and_writes_a_valid_config(
+    tmp_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "init", "--home", str(tmp_home))
+    assert code == 0
+    assert (tmp_home / "keys").stat().st_mode & 0o077 == 0
+    code, out, _ = run(capsys, "config", "check", "--home", str(tmp_home))
+    assert code == 0 and "ok" in out
+    code, _, err = run(capsys, "init", "--home", str(tmp_home))
+    assert code == 2 and "already exists" in err
