@@ -21,7 +21,7 @@ Contract (every adapter obeys it; ``tests/catalog/`` checks it on SQLite and Pos
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -61,7 +61,10 @@ RECOVERY_POINT_TRANSITIONS: dict[RecoveryPointStatus, frozenset[RecoveryPointSta
     "complete": frozenset({"pending"}),
     "failed": frozenset({"pending"}),
     "deleted": frozenset({"pending", "complete", "failed"}),
+    # A retry of the same scheduled slot takes over a failed or abandoned attempt.
+    "pending": frozenset({"pending", "failed"}),
 }
+KeyRecordState = Literal["active", "pending_deletion", "destroyed"]
 
 
 class ConflictError(RetentionError):
@@ -140,6 +143,27 @@ class RecoveryPoint:
     failed_at: datetime | None
     deleted_at: datetime | None
     reason: str | None
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class ClientKey:
+    """A client's key pair as the catalog holds it: the private half only ever wrapped.
+
+    ``wrapped`` is ``None`` once the key was destroyed; ``deletion_date`` is when a KMS
+    key-encryption key will be gone for good (KMS waits a pending window).
+    """
+
+    client_id: str
+    recipient: str
+    fingerprint: str
+    custody: str
+    kek_id: str
+    wrapped: bytes | None = field(repr=False)
+    state: KeyRecordState
+    created_at: datetime
+    destroyed_at: datetime | None = None
+    deletion_date: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -293,6 +317,28 @@ class Catalog(Protocol):
 
     def mark_recovery_point_deleted(self, rp_id: str, reason: str, at: datetime) -> RecoveryPoint:
         """pending/complete/failed -> deleted, once its object is gone from the store."""
+        ...
+
+    def restart_recovery_point(self, rp_id: str, at: datetime) -> RecoveryPoint:
+        """failed/pending -> pending again, counting the attempt (a retry of its slot)."""
+        ...
+
+    def add_client_key(self, key: ClientKey) -> ClientKey:
+        """Record a client's new key; ``ConflictError`` if the client already has one."""
+        ...
+
+    def get_client_key(self, client_id: str) -> ClientKey | None:
+        """The client's key record, or ``None`` if none was ever created."""
+        ...
+
+    def list_client_keys(self) -> list[ClientKey]:
+        """Every client key record (no secret: wrapped identities stay wrapped)."""
+        ...
+
+    def mark_client_key_destroyed(
+        self, client_id: str, at: datetime, deletion_date: datetime | None
+    ) -> ClientKey:
+        """Drop the wrapped identity for good and record when and how the key ends."""
         ...
 
     def get_recovery_point(self, rp_id: str) -> RecoveryPoint:

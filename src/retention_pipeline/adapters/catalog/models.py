@@ -23,10 +23,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -127,6 +129,29 @@ class RecoveryPointRow(Base):
     failed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+
+
+class ClientKeyRow(Base):
+    """A client's key: public recipient in clear, private identity only wrapped."""
+
+    __tablename__ = "client_keys"
+    __table_args__ = (
+        CheckConstraint("state IN ('active','pending_deletion','destroyed')", name="state"),
+    )
+
+    client_id: Mapped[str] = mapped_column(
+        CLIENT_ID, ForeignKey("clients.client_id"), primary_key=True
+    )
+    recipient: Mapped[str] = mapped_column(String(100))
+    fingerprint: Mapped[str] = mapped_column(SHA256)
+    custody: Mapped[str] = mapped_column(String(16))
+    kek_id: Mapped[str] = mapped_column(String(2048))
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    destroyed_at: Mapped[datetime | None]
+    deletion_date: Mapped[datetime | None]
 
 
 class ArchiveCopyRow(Base):

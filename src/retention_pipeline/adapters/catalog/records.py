@@ -13,6 +13,7 @@ from typing import Any, cast, overload
 from retention_pipeline.adapters.catalog.models import (
     ArchiveCopyRow,
     CertificateRow,
+    ClientKeyRow,
     ClientRow,
     ErasureRequestRow,
     EvidenceRow,
@@ -25,9 +26,11 @@ from retention_pipeline.ports.catalog import (
     ArchiveCopyStatus,
     Certificate,
     CertificateStatus,
+    ClientKey,
     ClientRecord,
     ErasureRequest,
     ErasureTrigger,
+    KeyRecordState,
     PolicyVersion,
     RecoveryPoint,
     RecoveryPointStatus,
@@ -93,6 +96,22 @@ def recovery_point(row: RecoveryPointRow) -> RecoveryPoint:
         failed_at=utc(row.failed_at),
         deleted_at=utc(row.deleted_at),
         reason=row.reason,
+        attempts=row.attempts,
+    )
+
+
+def client_key(row: ClientKeyRow) -> ClientKey:
+    return ClientKey(
+        client_id=row.client_id,
+        recipient=row.recipient,
+        fingerprint=row.fingerprint,
+        custody=row.custody,
+        kek_id=row.kek_id,
+        wrapped=row.wrapped,
+        state=cast(KeyRecordState, row.state),
+        created_at=utc(row.created_at),
+        destroyed_at=utc(row.destroyed_at),
+        deletion_date=utc(row.deletion_date),
     )
 
 

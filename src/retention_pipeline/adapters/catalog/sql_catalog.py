@@ -19,6 +19,7 @@ from sqlalchemy import CursorResult, select, update
 
 from retention_pipeline.adapters.catalog import evidence_log, records
 from retention_pipeline.adapters.catalog.archive_and_erasure import ArchiveAndErasure
+from retention_pipeline.adapters.catalog.client_keys import ClientKeys
 from retention_pipeline.adapters.catalog.models import (
     ClientRow,
     PolicyVersionRow,
@@ -44,7 +45,7 @@ def policy_digest(document: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
 
 
-class SqlCatalog(ArchiveAndErasure):
+class SqlCatalog(ArchiveAndErasure, ClientKeys):
     """The catalog on one SQLAlchemy engine (see the module docstring)."""
 
     # -- policies ---------------------------------------------------------------------
@@ -202,6 +203,14 @@ class SqlCatalog(ArchiveAndErasure):
     def fail_recovery_point(self, rp_id: str, reason: str, at: datetime) -> RecoveryPoint:
         """pending -> failed, with an opaque reason (no data, no key)."""
         return self._transition(rp_id, "failed", {"reason": reason, "failed_at": at})
+
+    def restart_recovery_point(self, rp_id: str, at: datetime) -> RecoveryPoint:
+        """failed/pending -> pending, counting the attempt: a retry takes over its slot."""
+        with self._write() as session:
+            row = self._need(session, RecoveryPointRow, rp_id, "recovery point", "check the id")
+            attempts = row.attempts + 1
+        values = {"attempts": attempts, "failed_at": None, "reason": None, "created_at": at}
+        return self._transition(rp_id, "pending", values)
 
     def mark_recovery_point_deleted(self, rp_id: str, reason: str, at: datetime) -> RecoveryPoint:
         """pending/complete/failed -> deleted, once its object is gone from the store."""
