@@ -1,0 +1,108 @@
+"""Dumpers and loaders of clients' CRM databases: PostgreSQL, MariaDB/MySQL and SQLite.
+
+``open_dumper(url)`` and ``open_loader(url)`` choose the adapter by the URL's scheme
+(SQLAlchemy spelling, so the same connection URL serves the catalog and the dumpers):
+``postgresql://``, ``postgresql+psycopg://``, ``mysql://``, ``mysql+pymysql://``,
+``mariadb://``, ``sqlite:///path``. The URL can hold a password, so it never appears in an
+error or a log line: errors name the engine and host (``Endpoint.label``) only.
+
+They live here rather than in ``ports.source`` because choosing an adapter is wiring, and
+ports never import adapters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from retention_pipeline.errors import ConfigError
+from retention_pipeline.ports.source import Dumper, Loader
+
+_SCHEMES = {
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "mysql": "mariadb",
+    "mariadb": "mariadb",
+    "sqlite": "sqlite",
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A parsed database URL; ``repr`` and ``label`` hide the password."""
+
+    engine: str
+    host: str | None
+    port: int | None
+    user: str | None
+    password: str | None = field(repr=False)
+    database: str | None
+    query: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """What errors may say about this endpoint: engine and host, nothing else."""
+        if self.engine == "sqlite":
+            return "sqlite database file"
+        return f"{self.engine} database on host {self.host or 'localhost'}"
+
+
+def parse_url(url: str) -> Endpoint:
+    """Parse ``url`` without ever echoing it; ``ConfigError`` for an unknown scheme."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # SQLAlchemy's message quotes the URL: drop it
+        raise ConfigError(
+            "a database URL could not be parsed; write it as scheme://user:password@host/db "
+            "(postgresql, mysql, mariadb) or sqlite:///path"
+        ) from None
+    backend = parsed.drivername.split("+", 1)[0]
+    engine = _SCHEMES.get(backend)
+    if engine is None:
+        raise ConfigError(
+            f"database URL scheme {backend!r} is not supported; use postgresql://, "
+            "mysql://, mariadb:// or sqlite:///path"
+        )
+    query = {k: v if isinstance(v, str) else v[-1] for k, v in parsed.query.items()}
+    return Endpoint(
+        engine=engine,
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database,
+        query=query,
+    )
+
+
+def open_dumper(url: str) -> Dumper:
+    """A dumper reading one consistent snapshot of the database at ``url``."""
+    endpoint = parse_url(url)
+    if endpoint.engine == "postgresql":
+        from retention_pipeline.adapters.dumpers.postgres import PostgresDumper
+
+        return PostgresDumper(endpoint)
+    if endpoint.engine == "mariadb":
+        from retention_pipeline.adapters.dumpers.mariadb import MariaDBDumper
+
+        return MariaDBDumper(endpoint)
+    from retention_pipeline.adapters.dumpers.sqlite import SQLiteDumper
+
+    return SQLiteDumper(endpoint)
+
+
+def open_loader(url: str) -> Loader:
+    """A loader writing into the (empty) database at ``url``."""
+    endpoint = parse_url(url)
+    if endpoint.engine == "postgresql":
+        from retention_pipeline.adapters.dumpers.postgres import PostgresLoader
+
+        return PostgresLoader(endpoint)
+    if endpoint.engine == "mariadb":
+        from retention_pipeline.adapters.dumpers.mariadb import MariaDBLoader
+
+        return MariaDBLoader(endpoint)
+    from retention_pipeline.adapters.dumpers.sqlite import SQLiteLoader
+
+    return SQLiteLoader(endpoint)

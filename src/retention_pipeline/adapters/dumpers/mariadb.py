@@ -1,0 +1,227 @@
+"""MariaDB/MySQL dumper and loader (pymysql), in the ``mariadb-copy-text`` format.
+
+Format: PostgreSQL COPY text lines (``copy_text``) whose values are the server's own text
+rendering, read with pymysql's type conversion switched off: DECIMAL stays an exact string,
+DATETIME/TIMESTAMP are ``YYYY-MM-DD hh:mm:ss[.ffffff]`` in UTC (the session's time zone is
+``+00:00``, so TIMESTAMP values do not depend on the server's zone), DATE ``YYYY-MM-DD``,
+BOOLEAN is ``0``/``1``, BIT is its number, and BINARY/VARBINARY/BLOB values are bytea hex
+text (``\\x0a1b``). Rows are ordered by primary key, else by every column; text sorts by
+the column's collation, so equal data on equal schemas gives equal bytes.
+
+Reading uses a server-side cursor (``SSCursor``) fetched in batches, inside one
+``START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY``: memory stays bounded by one
+batch and every table is read as of the same instant. Loading turns off foreign-key and
+unique checks for the session and inserts in multi-row batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
+from typing import Any
+
+import pymysql
+import pymysql.converters
+import pymysql.cursors
+
+from retention_pipeline.adapters.dumpers import Endpoint
+from retention_pipeline.adapters.dumpers.copy_text import (
+    decode_row,
+    encode_row,
+    from_hex_text,
+    hex_text,
+    lines,
+    rechunk,
+)
+from retention_pipeline.adapters.dumpers.mariadb_catalog import quote, read_snapshot
+from retention_pipeline.adapters.dumpers.session import Session
+from retention_pipeline.errors import RefusedError
+from retention_pipeline.ports.source import Column, Phase, SchemaSnapshot, Table
+
+DATA_FORMAT = "mariadb-copy-text"
+BATCH_ROWS = 1000
+_BINARY_TYPES = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
+# Parameter encoders only: with no decoders, every value arrives as the server's text.
+_ENCODERS_ONLY = {k: v for k, v in pymysql.converters.conversions.items() if not isinstance(k, int)}
+_LOAD_MODE = "NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION"
+
+
+def is_binary(column: Column) -> bool:
+    """Whether the column holds bytes (written as hex) rather than text."""
+    return column.type.lower().split("(")[0] in _BINARY_TYPES
+
+
+def is_bit(column: Column) -> bool:
+    return column.type.lower().startswith("bit")
+
+
+class _MariaDB(Session):
+    engine = "mariadb"
+
+    def __init__(self, endpoint: Endpoint, init: str = "") -> None:
+        self.endpoint = endpoint
+        try:
+            self.conn = pymysql.connect(
+                host=endpoint.host or "localhost",
+                port=endpoint.port or 3306,
+                user=endpoint.user,
+                password=endpoint.password or "",
+                database=endpoint.database,
+                charset="utf8mb4",
+                conv=_ENCODERS_ONLY,
+                autocommit=True,
+                init_command="SET time_zone = '+00:00'" + (f", {init}" if init else ""),
+            )
+        except pymysql.MySQLError as error:
+            raise self.failure("connecting", error) from None
+        self._closed = False
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.conn.close()
+
+
+class MariaDBDumper(_MariaDB):
+    """Reads one consistent snapshot; see the module docstring."""
+
+    data_format = DATA_FORMAT
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        super().__init__(endpoint)
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        except pymysql.MySQLError as error:
+            self.close()
+            raise self.failure("starting the snapshot transaction", error) from None
+
+    def server_version(self) -> str:
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            return str(cur.fetchone()[0])
+
+    def schema(self) -> SchemaSnapshot:
+        try:
+            with self.conn.cursor() as cur:
+                return read_snapshot(cur, self.server_version())
+        except pymysql.MySQLError as error:
+            raise self.failure("reading the schema", error) from None
+
+    def dump_table(self, table: Table) -> Iterator[bytes]:
+        return rechunk(self._rows(table))
+
+    def _rows(self, table: Table) -> Iterator[bytes]:
+        select = ", ".join(
+            f"({quote(c.name)} + 0)" if is_bit(c) else quote(c.name) for c in table.columns
+        )
+        if table.primary_key:
+            order = ", ".join(quote(c) for c in table.primary_key)
+        else:
+            order = ", ".join(str(i) for i in range(1, len(table.columns) + 1))
+        query = f"SELECT {select} FROM {quote(table.name)} ORDER BY {order}"
+        try:
+            with self.conn.cursor(pymysql.cursors.SSCursor) as cur:
+                cur.execute(query)
+                while batch := cur.fetchmany(BATCH_ROWS):
+                    for row in batch:
+                        yield encode_row([_render(v) for v in row])
+        except pymysql.MySQLError as error:
+            raise self.failure("dumping", error, table.name) from None
+
+    def close(self) -> None:
+        if not self._closed:
+            with suppress(pymysql.MySQLError):  # closing anyway: the session end rolls back
+                self.conn.rollback()
+        super().close()
+
+
+def _render(value: str | bytes | None) -> bytes | None:
+    """A value as the server sent it: text to UTF-8, bytes (binary columns) to hex text."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return hex_text(value)
+    return value.encode("utf-8")
+
+
+class MariaDBLoader(_MariaDB):
+    """Writes into an empty database; every step is its own transaction."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        super().__init__(
+            endpoint, f"FOREIGN_KEY_CHECKS = 0, UNIQUE_CHECKS = 0, sql_mode = '{_LOAD_MODE}'"
+        )
+
+    def is_empty(self) -> bool:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+            )
+            return int(cur.fetchone()[0]) == 0
+
+    def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
+        if snapshot.engine != self.engine:
+            raise RefusedError(
+                f"{self.endpoint.label}: the dump is of a {snapshot.engine} database; "
+                "restore it into a database of the same engine"
+            )
+        if phase == "tables" and not self.is_empty():
+            raise RefusedError(
+                f"{self.endpoint.label}: the target database is not empty; "
+                "restore into an empty database"
+            )
+        if phase == "tables":
+            statements = [t.create_sql or "" for t in snapshot.tables]
+        else:
+            statements = [
+                f"ALTER TABLE {quote(fk.table)} ADD {fk.definition}" for fk in snapshot.foreign_keys
+            ]
+        try:
+            with self.conn.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+        except pymysql.MySQLError as error:
+            raise self.failure(f"creating the schema ({phase})", error) from None
+
+    def load_table(self, table: Table, chunks: Iterable[bytes]) -> None:
+        names = ", ".join(quote(c.name) for c in table.columns)
+        marks = ", ".join(["%s"] * len(table.columns))
+        statement = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"
+        parsers = [_parser(c) for c in table.columns]
+        try:
+            self.conn.begin()
+            with self.conn.cursor() as cur:
+                batch: list[list[Any]] = []
+                for line in lines(chunks):
+                    fields = decode_row(line)
+                    pairs = zip(parsers, fields, strict=True)
+                    batch.append([None if f is None else parse(f) for parse, f in pairs])
+                    if len(batch) >= BATCH_ROWS:
+                        cur.executemany(statement, batch)
+                        batch = []
+                if batch:
+                    cur.executemany(statement, batch)
+            self.conn.commit()
+        except pymysql.MySQLError as error:
+            with suppress(pymysql.MySQLError):  # its message must not replace the code below
+                self.conn.rollback()
+            raise self.failure("loading", error, table.name) from None
+
+    def set_sequences(self, snapshot: SchemaSnapshot) -> None:
+        try:
+            with self.conn.cursor() as cur:
+                for seq in snapshot.sequences:
+                    cur.execute(f"ALTER TABLE {quote(seq.name)} AUTO_INCREMENT = {int(seq.value)}")
+        except pymysql.MySQLError as error:
+            raise self.failure("setting AUTO_INCREMENT counters", error) from None
+
+
+def _parser(column: Column) -> Any:
+    """How one field's unescaped bytes become an INSERT parameter for ``column``."""
+    if is_binary(column):
+        return from_hex_text
+    if is_bit(column):
+        return int
+    return lambda raw: raw.decode("utf-8")

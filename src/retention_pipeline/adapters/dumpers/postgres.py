@@ -1,0 +1,266 @@
+"""PostgreSQL dumper and loader (psycopg 3), streaming COPY text both ways.
+
+The hot path never builds Python rows: ``COPY (SELECT ... ORDER BY pk) TO STDOUT`` bytes go
+straight from libpq into chunks of about 256 KiB, and a restore writes chunks straight into
+``COPY ... FROM STDIN``. The data format (``postgresql-copy-text``) is PostgreSQL's own COPY
+text format under fixed session settings (UTC, ISO dates, hex bytea, shortest exact floats),
+so the same rows give the same bytes whatever the server's or the role's defaults are.
+
+The whole dump runs in one ``REPEATABLE READ READ ONLY`` transaction: the schema and every
+table are read as of one instant, so the tables are consistent with each other. A restore
+creates bare tables, loads them, then adds keys, indexes and foreign keys, like pg_dump.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from retention_pipeline.adapters.dumpers import Endpoint
+from retention_pipeline.adapters.dumpers.copy_text import CHUNK_SIZE
+from retention_pipeline.adapters.dumpers.postgres_catalog import read_snapshot
+from retention_pipeline.adapters.dumpers.session import Session
+from retention_pipeline.errors import RefusedError
+from retention_pipeline.ports.source import Phase, SchemaSnapshot, SourceError, Table
+
+Statement = sql.SQL | sql.Composed
+
+DATA_FORMAT = "postgresql-copy-text"
+_SESSION = [
+    "SET DateStyle = 'ISO, YMD'",
+    "SET IntervalStyle = 'postgres'",
+    "SET TimeZone = 'UTC'",
+    "SET extra_float_digits = 1",
+    "SET bytea_output = 'hex'",
+    "SET client_encoding = 'UTF8'",
+    "SET standard_conforming_strings = on",
+]
+
+
+class _Postgres(Session):
+    """A connection in autocommit mode with the canonical session settings."""
+
+    engine = "postgresql"
+
+    def __init__(self, endpoint: Endpoint, namespace: str = "public") -> None:
+        self.endpoint = endpoint
+        self.namespace = namespace
+        try:
+            conninfo = make_conninfo(
+                "",
+                host=endpoint.host,
+                port=endpoint.port,
+                user=endpoint.user,
+                password=endpoint.password,
+                dbname=endpoint.database,
+                **endpoint.query,
+            )
+            self.conn: psycopg.Connection[Any] = psycopg.connect(conninfo, autocommit=True)
+            for statement in _SESSION:
+                self.conn.execute(statement)
+        except psycopg.Error as error:
+            raise self.failure("connecting", error) from None
+
+    def table_id(self, name: str) -> sql.Identifier:
+        return sql.Identifier(self.namespace, name)
+
+    def close(self) -> None:
+        if not self.conn.closed:
+            self.conn.close()
+
+
+class PostgresDumper(_Postgres):
+    """Reads one consistent snapshot; see the module docstring."""
+
+    data_format = DATA_FORMAT
+
+    def __init__(self, endpoint: Endpoint, namespace: str = "public") -> None:
+        super().__init__(endpoint, namespace)
+        try:
+            self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        except psycopg.Error as error:
+            self.close()
+            raise self.failure("starting the snapshot transaction", error) from None
+
+    def server_version(self) -> str:
+        row = self.conn.execute("SHOW server_version").fetchone()
+        return str(row[0]) if row else "unknown"
+
+    def schema(self) -> SchemaSnapshot:
+        try:
+            return read_snapshot(self.conn, self.namespace, self.server_version())
+        except psycopg.Error as error:
+            raise self.failure("reading the schema", error) from None
+
+    def dump_table(self, table: Table) -> Iterator[bytes]:
+        columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
+        order: sql.Composable
+        if table.primary_key:
+            order = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
+        else:  # whole-row text in byte order: total and the same on every server
+            order = sql.SQL('r::text COLLATE "C"')
+        query = sql.SQL("COPY (SELECT {} FROM {} AS r ORDER BY {}) TO STDOUT").format(
+            columns, self.table_id(table.name), order
+        )
+        try:
+            with self.conn.cursor() as cur, cur.copy(query) as copy:
+                buffer = bytearray()
+                while data := copy.read():
+                    buffer += data
+                    if len(buffer) >= CHUNK_SIZE:
+                        yield bytes(buffer)
+                        buffer.clear()
+                if buffer:
+                    yield bytes(buffer)
+        except psycopg.Error as error:
+            raise self.failure("dumping", error, table.name) from None
+
+    def close(self) -> None:
+        if not self.conn.closed and self.conn.info.transaction_status:
+            with suppress(psycopg.Error):  # closing anyway: the session end rolls back
+                self.conn.execute("ROLLBACK")
+        super().close()
+
+
+class PostgresLoader(_Postgres):
+    """Writes into an empty schema; every step is its own transaction."""
+
+    def is_empty(self) -> bool:
+        row = self.conn.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
+            (self.namespace,),
+        ).fetchone()
+        return bool(row and row[0] == 0)
+
+    def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
+        if snapshot.engine != self.engine:
+            raise RefusedError(
+                f"{self.endpoint.label}: the dump is of a {snapshot.engine} database; "
+                "restore it into a database of the same engine"
+            )
+        if phase == "tables" and not self.is_empty():
+            raise RefusedError(
+                f"{self.endpoint.label}: the target schema {self.namespace} is not empty; "
+                "restore into an empty database"
+            )
+        ddl = _table_ddl if phase == "tables" else _constraint_ddl
+        statements = ddl(self, snapshot)
+        try:
+            with self.conn.transaction():
+                for statement in statements:
+                    self.conn.execute(statement)
+        except psycopg.Error as error:
+            raise self.failure(f"creating the schema ({phase})", error) from None
+
+    def load_table(self, table: Table, chunks: Iterable[bytes]) -> None:
+        columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
+        query = sql.SQL("COPY {} ({}) FROM STDIN").format(self.table_id(table.name), columns)
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur, cur.copy(query) as copy:
+                for chunk in chunks:
+                    copy.write(chunk)
+        except psycopg.Error as error:
+            raise self.failure("loading", error, table.name) from None
+
+    def set_sequences(self, snapshot: SchemaSnapshot) -> None:
+        identity = {f"{t.name}.{c.name}" for t in snapshot.tables for c in t.columns if c.identity}
+        try:
+            with self.conn.transaction():
+                for seq in snapshot.sequences:
+                    if seq.owned_by in identity:
+                        table, column = seq.owned_by.split(".", 1)
+                        qualified = self.table_id(table).as_string(self.conn)
+                        target: Any = sql.SQL("pg_get_serial_sequence({}, {})").format(
+                            sql.Literal(qualified), sql.Literal(column)
+                        )
+                    else:
+                        name = self.table_id(seq.name).as_string(self.conn)
+                        target = sql.SQL("{}::regclass").format(sql.Literal(name))
+                    self.conn.execute(
+                        sql.SQL("SELECT setval({}, %s, %s)").format(target),
+                        (seq.value, seq.is_called),
+                    )
+        except psycopg.Error as error:
+            raise self.failure("setting sequences", error) from None
+
+
+def _table_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Statement]:
+    """Sequences, then bare tables (columns, defaults, NOT NULL), then OWNED BY links."""
+    owned = {s.owned_by: s for s in snapshot.sequences if s.owned_by}
+    identity = {f"{t.name}.{c.name}" for t in snapshot.tables for c in t.columns if c.identity}
+    out: list[Statement] = []
+    for seq in snapshot.sequences:
+        if seq.owned_by not in identity:
+            kind = sql.SQL(f"AS {seq.data_type} ") if seq.data_type else sql.SQL("")
+            out.append(
+                sql.SQL("CREATE SEQUENCE {} {}{}").format(
+                    loader.table_id(seq.name), kind, sql.SQL(seq.definition or "")
+                )
+            )
+    for table in snapshot.tables:
+        columns = []
+        for col in table.columns:
+            parts = [sql.Identifier(col.name), sql.SQL(col.type)]
+            if col.identity:
+                own = owned.get(f"{table.name}.{col.name}")
+                options = f" ({own.definition})" if own and own.definition else ""
+                parts.append(sql.SQL(f"GENERATED {col.identity} AS IDENTITY{options}"))
+            if col.default is not None:
+                parts.append(sql.SQL("DEFAULT " + col.default))
+            if not col.nullable:
+                parts.append(sql.SQL("NOT NULL"))
+            columns.append(sql.SQL(" ").join(parts))
+        out.append(
+            sql.SQL("CREATE TABLE {} ({})").format(
+                loader.table_id(table.name), sql.SQL(", ").join(columns)
+            )
+        )
+    for seq in snapshot.sequences:
+        if seq.owned_by and seq.owned_by not in identity:
+            table_name, column = seq.owned_by.split(".", 1)
+            out.append(
+                sql.SQL("ALTER SEQUENCE {} OWNED BY {}.{}").format(
+                    loader.table_id(seq.name), loader.table_id(table_name), sql.Identifier(column)
+                )
+            )
+    return out
+
+
+def _constraint_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Statement]:
+    """Primary keys, unique and check constraints, indexes, then foreign keys."""
+    out: list[Statement] = []
+    add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}")
+    for table in snapshot.tables:
+        tid = loader.table_id(table.name)
+        if table.primary_key:
+            keys = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
+            pk_name = table.primary_key_name or f"{table.name}_pkey"
+            primary = sql.SQL("PRIMARY KEY ({})").format(keys)
+            out.append(add.format(tid, sql.Identifier(pk_name), primary))
+        for unique in table.uniques:
+            definition = unique.definition or _unique_sql(unique.columns)
+            out.append(add.format(tid, sql.Identifier(unique.name), sql.SQL(definition)))
+        for check in table.checks:
+            out.append(add.format(tid, sql.Identifier(check.name), sql.SQL(check.definition)))
+    for index in snapshot.indexes:
+        if index.definition is None:
+            raise SourceError(f"index {index.name}: the snapshot has no definition to replay")
+        out.append(sql.SQL(index.definition))
+    for fk in snapshot.foreign_keys:
+        if fk.definition is None:
+            raise SourceError(f"foreign key {fk.name}: the snapshot has no definition to replay")
+        out.append(
+            add.format(loader.table_id(fk.table), sql.Identifier(fk.name), sql.SQL(fk.definition))
+        )
+    return out
+
+
+def _unique_sql(columns: tuple[str, ...]) -> str:
+    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    return f"UNIQUE ({quoted})"

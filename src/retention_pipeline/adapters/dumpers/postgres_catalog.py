@@ -1,0 +1,168 @@
+"""Read a PostgreSQL schema from ``pg_catalog`` into a ``SchemaSnapshot``.
+
+Types come from ``format_type``, defaults from ``pg_get_expr``, constraints from
+``pg_get_constraintdef`` and indexes from ``pg_get_indexdef``: the server's own DDL text,
+which replays exactly on a server of the same major version. Only ordinary tables of one
+schema (``public`` by default) are read; views, partitioned tables, generated columns,
+functions and triggers are not part of a CRM dump yet, and a generated column is refused
+rather than silently restored as a plain one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from retention_pipeline.ports.source import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    SchemaSnapshot,
+    Sequence,
+    SourceError,
+    Table,
+    UniqueConstraint,
+    sorted_snapshot,
+)
+
+_TABLES = """
+SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relkind = 'r' ORDER BY c.relname"""
+
+_COLUMNS = """
+SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated
+FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum"""
+
+_KEYS = """ARRAY(SELECT a.attname FROM unnest({keys}) WITH ORDINALITY k(num, pos)
+      JOIN pg_attribute a ON a.attrelid = {rel} AND a.attnum = k.num ORDER BY k.pos)"""
+
+_CONSTRAINTS = f"""
+SELECT con.conrelid, con.conname, con.contype, pg_get_constraintdef(con.oid),
+       {_KEYS.format(keys="con.conkey", rel="con.conrelid")},
+       (SELECT relname FROM pg_class WHERE oid = con.confrelid),
+       {_KEYS.format(keys="con.confkey", rel="con.confrelid")},
+       con.confdeltype
+FROM pg_constraint con
+WHERE con.conrelid = ANY(%s) AND con.contype IN ('p', 'u', 'c', 'f', 'x')
+ORDER BY con.conrelid, con.conname"""
+
+_INDEXES = """
+SELECT ic.relname, t.relname, i.indisunique, pg_get_indexdef(i.indexrelid),
+       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true)
+             FROM generate_series(1, i.indnkeyatts) k ORDER BY k)
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+WHERE i.indrelid = ANY(%s) AND NOT EXISTS (
+    SELECT 1 FROM pg_constraint con
+    WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))"""
+
+_SEQUENCES = """
+SELECT c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin,
+       s.seqmax, s.seqcache, s.seqcycle, dep.relname, dep.attname, dep.deptype
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_sequence s ON s.seqrelid = c.oid
+LEFT JOIN LATERAL (
+    SELECT t.relname, a.attname, d.deptype FROM pg_depend d
+    JOIN pg_class t ON t.oid = d.refobjid
+    JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+      AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+    LIMIT 1) dep ON true
+WHERE n.nspname = %s AND c.relkind = 'S' ORDER BY c.relname"""
+
+_ON_DELETE = {
+    "a": "NO ACTION",
+    "r": "RESTRICT",
+    "c": "CASCADE",
+    "n": "SET NULL",
+    "d": "SET DEFAULT",
+}
+_IDENTITY = {"a": "ALWAYS", "d": "BY DEFAULT"}
+
+
+def read_snapshot(conn: psycopg.Connection[Any], schema: str, version: str) -> SchemaSnapshot:
+    """The snapshot of ``schema``, read inside the caller's (snapshot) transaction."""
+    tables = dict(conn.execute(_TABLES, (schema,)).fetchall())
+    oids = list(tables)
+    columns: dict[int, list[Column]] = {oid: [] for oid in oids}
+    for rel, name, type_, notnull, default, identity, generated in conn.execute(_COLUMNS, (oids,)):
+        if generated:
+            raise SourceError(
+                f"table {tables[rel]}: column {name} is a generated column, which the "
+                "PostgreSQL dumper does not support yet; ask for it to be added"
+            )
+        columns[rel].append(Column(name, type_, not notnull, default, _IDENTITY.get(identity)))
+    pks: dict[int, tuple[str | None, tuple[str, ...]]] = {}
+    uniques: dict[int, list[UniqueConstraint]] = {oid: [] for oid in oids}
+    checks: dict[int, list[CheckConstraint]] = {oid: [] for oid in oids}
+    fks = []
+    for rel, name, kind, definition, keys, ref, ref_keys, on_delete in conn.execute(
+        _CONSTRAINTS, (oids,)
+    ):
+        if kind == "p":
+            pks[rel] = (name, tuple(keys))
+        elif kind == "u":
+            uniques[rel].append(UniqueConstraint(name, tuple(keys), definition))
+        elif kind == "f":
+            fks.append(
+                ForeignKey(
+                    name,
+                    tables[rel],
+                    tuple(keys),
+                    ref,
+                    tuple(ref_keys),
+                    _ON_DELETE[on_delete],
+                    definition,
+                )
+            )
+        else:
+            checks[rel].append(CheckConstraint(name, definition))
+    table_list = [
+        Table(
+            name=tables[oid],
+            columns=tuple(columns[oid]),
+            primary_key=pks.get(oid, (None, ()))[1],
+            primary_key_name=pks.get(oid, (None, ()))[0],
+            uniques=tuple(uniques[oid]),
+            checks=tuple(checks[oid]),
+        )
+        for oid in oids
+    ]
+    indexes = [
+        Index(name, table, tuple(cols), unique, definition)
+        for name, table, unique, definition, cols in conn.execute(_INDEXES, (oids,))
+    ]
+    return sorted_snapshot(
+        "postgresql", version, table_list, indexes, fks, read_sequences(conn, schema)
+    )
+
+
+def read_sequences(conn: psycopg.Connection[Any], schema: str) -> list[Sequence]:
+    """Every sequence of ``schema`` with its options, owner and current value."""
+    sequences = []
+    for row in conn.execute(_SEQUENCES, (schema,)).fetchall():
+        name, data_type, start, step, low, high, cache, cycle, table, column, dep = row
+        value_query = psycopg.sql.SQL("SELECT last_value, is_called FROM {}").format(
+            psycopg.sql.Identifier(schema, name)
+        )
+        found = conn.execute(value_query).fetchone()
+        assert found is not None  # a sequence relation always has exactly one row
+        definition = (
+            f"INCREMENT BY {step} MINVALUE {low} MAXVALUE {high} START WITH {start} "
+            f"CACHE {cache} {'CYCLE' if cycle else 'NO CYCLE'}"
+        )
+        sequences.append(
+            Sequence(
+                name=name,
+                value=found[0],
+                owned_by=f"{table}.{column}" if table else None,
+                is_called=found[1],
+                data_type=data_type if dep != "i" else None,
+                definition=definition,
+            )
+        )
+    return sequences

@@ -1,0 +1,253 @@
+"""SQLite dumper and loader (stdlib ``sqlite3``), in the ``sqlite-copy-text`` format.
+
+Format: PostgreSQL COPY text lines (``copy_text``). Values are rendered by storage class:
+INTEGER as decimal digits, REAL as Python's shortest round-trip ``repr``, TEXT as its
+UTF-8 bytes, BLOB as bytea hex text (``\\x0a1b``), NULL as ``\\N``. SQLite stores
+timestamps and decimals as whatever the application wrote (usually ISO-8601 text), and the
+dump keeps them as they are.
+
+SQLite types values per row, not per column, so the loader gives each field back its
+storage class from the column's affinity: a field that is exactly a rendered integer or
+float becomes a number in INTEGER/REAL/NUMERIC columns, and ``\\x`` hex becomes a BLOB in
+BLOB (or untyped) columns. This restores every value SQLite itself would have stored
+through that affinity; the cases it cannot tell apart (a BLOB kept in a TEXT column, an
+integer kept in an untyped column) are listed in ``docs/dump-formats.md``.
+
+Schema: the ``CREATE`` statements of ``sqlite_master`` are replayed as written (tables,
+then indexes after the data); views and triggers are not restored yet. The dump reads in
+one read transaction, so every table is seen as of the same instant.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from retention_pipeline.adapters.dumpers import Endpoint
+from retention_pipeline.adapters.dumpers.copy_text import (
+    decode_row,
+    encode_row,
+    from_hex_text,
+    hex_text,
+    lines,
+    rechunk,
+)
+from retention_pipeline.adapters.dumpers.session import Session
+from retention_pipeline.adapters.dumpers.sqlite_catalog import quote, read_snapshot
+from retention_pipeline.errors import ConfigError, RefusedError
+from retention_pipeline.ports.source import Column, Phase, SchemaSnapshot, SourceError, Table
+
+DATA_FORMAT = "sqlite-copy-text"
+BATCH_ROWS = 1000
+_INT = re.compile(rb"-?[0-9]+")
+
+
+class _SQLite(Session):
+    engine = "sqlite"
+
+    def __init__(self, endpoint: Endpoint, *, read_only: bool) -> None:
+        self.endpoint = endpoint
+        if not endpoint.database or endpoint.database == ":memory:":
+            raise ConfigError("a sqlite URL must name a database file: sqlite:///path/to/file")
+        path = Path(endpoint.database).resolve()
+        if read_only and not path.is_file():
+            raise SourceError(f"{endpoint.label}: the file does not exist; check the path")
+        mode = "ro" if read_only else "rwc"
+        try:
+            self.conn = sqlite3.connect(
+                f"{path.as_uri()}?mode={mode}",
+                uri=True,
+                isolation_level=None,  # transactions are explicit
+                check_same_thread=False,  # a dump may be read by another (single) thread
+            )
+        except sqlite3.Error as error:
+            raise self.failure("opening", error) from None
+        self._closed = False
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self.conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            self.conn.close()
+
+
+class SQLiteDumper(_SQLite):
+    """Reads one consistent snapshot; see the module docstring."""
+
+    data_format = DATA_FORMAT
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        super().__init__(endpoint, read_only=True)
+        self.conn.execute("BEGIN")  # the first read below takes the snapshot
+
+    def server_version(self) -> str:
+        return sqlite3.sqlite_version
+
+    def schema(self) -> SchemaSnapshot:
+        try:
+            return read_snapshot(self.conn, self.server_version())
+        except sqlite3.Error as error:
+            raise self.failure("reading the schema", error) from None
+
+    def dump_table(self, table: Table) -> Iterator[bytes]:
+        return rechunk(self._rows(table))
+
+    def _rows(self, table: Table) -> Iterator[bytes]:
+        select = ", ".join(quote(c.name) for c in table.columns)
+        if table.primary_key:
+            order = ", ".join(quote(c) for c in table.primary_key)
+        else:
+            order = ", ".join(str(i) for i in range(1, len(table.columns) + 1))
+        try:
+            cur = self.conn.execute(f"SELECT {select} FROM {quote(table.name)} ORDER BY {order}")
+            while batch := cur.fetchmany(BATCH_ROWS):
+                for row in batch:
+                    yield encode_row([_render(v) for v in row])
+        except sqlite3.Error as error:
+            raise self.failure("dumping", error, table.name) from None
+
+
+def _render(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return hex_text(value)
+    return repr(value).encode("ascii")  # int, or float in shortest round-trip form
+
+
+class SQLiteLoader(_SQLite):
+    """Writes into an empty database file (created if missing); one transaction per step."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        super().__init__(endpoint, read_only=False)
+
+    def is_empty(self) -> bool:
+        row = self.conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        ).fetchone()
+        return bool(row[0] == 0)
+
+    def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
+        if snapshot.engine != self.engine:
+            raise RefusedError(
+                f"{self.endpoint.label}: the dump is of a {snapshot.engine} database; "
+                "restore it into a database of the same engine"
+            )
+        if phase == "tables" and not self.is_empty():
+            raise RefusedError(
+                f"{self.endpoint.label}: the target database is not empty; "
+                "restore into a new, empty file"
+            )
+        if phase == "tables":
+            statements = [t.create_sql or "" for t in snapshot.tables]
+        else:
+            statements = [i.definition or "" for i in snapshot.indexes]
+        self._in_transaction(f"creating the schema ({phase})", statements)
+
+    def _rollback(self) -> None:
+        """Undo the step; a failure here must not replace the step's own error."""
+        if self.conn.in_transaction:
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+
+    def _in_transaction(self, step: str, statements: list[str]) -> None:
+        try:
+            self.conn.execute("BEGIN")
+            for statement in statements:
+                self.conn.execute(statement)
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            self._rollback()
+            raise self.failure(step, error) from None
+
+    def load_table(self, table: Table, chunks: Iterable[bytes]) -> None:
+        names = ", ".join(quote(c.name) for c in table.columns)
+        marks = ", ".join(["?"] * len(table.columns))
+        statement = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"
+        parsers = [_parser(c) for c in table.columns]
+        try:
+            self.conn.execute("BEGIN")
+            batch: list[list[Any]] = []
+            for line in lines(chunks):
+                pairs = zip(parsers, decode_row(line), strict=True)
+                batch.append([None if f is None else parse(f) for parse, f in pairs])
+                if len(batch) >= BATCH_ROWS:
+                    self.conn.executemany(statement, batch)
+                    batch = []
+            if batch:
+                self.conn.executemany(statement, batch)
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            self._rollback()
+            raise self.failure("loading", error, table.name) from None
+
+    def set_sequences(self, snapshot: SchemaSnapshot) -> None:
+        try:
+            self.conn.execute("BEGIN")
+            for seq in snapshot.sequences:
+                cur = self.conn.execute(
+                    "UPDATE sqlite_sequence SET seq = ? WHERE name = ?", (seq.value, seq.name)
+                )
+                if cur.rowcount == 0:
+                    self.conn.execute(
+                        "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)",
+                        (seq.name, seq.value),
+                    )
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            self._rollback()
+            raise self.failure("setting AUTOINCREMENT counters", error) from None
+
+
+def affinity(declared: str) -> str:
+    """SQLite's column affinity rules (section 3.1 of "Datatypes In SQLite")."""
+    upper = declared.upper()
+    if "INT" in upper:
+        return "INTEGER"
+    if any(word in upper for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if not upper or "BLOB" in upper:
+        return "BLOB"
+    if any(word in upper for word in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
+def _parser(column: Column) -> Callable[[bytes], Any]:
+    """How a field's unescaped bytes become the value SQLite stored (module docstring)."""
+    kind = affinity(column.type)
+    if kind == "TEXT":
+        return _text
+    if kind == "BLOB":
+        return _blob_or_text
+    return _number_or_text
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8")
+
+
+def _blob_or_text(raw: bytes) -> bytes | str:
+    with suppress(ValueError):
+        return from_hex_text(raw)
+    return raw.decode("utf-8")
+
+
+def _number_or_text(raw: bytes) -> int | float | str:
+    """Only the exact renderings of numbers become numbers; anything else stays text."""
+    if _INT.fullmatch(raw) and -(2**63) <= (whole := int(raw)) < 2**63:
+        return whole
+    text = raw.decode("utf-8")
+    with suppress(ValueError):
+        number = float(text)
+        if repr(number) == text:
+            return number
+    return text
