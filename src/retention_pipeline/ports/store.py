@@ -1,6 +1,6 @@
 """The object store port: where the bytes of recovery points and archive copies live.
 
-Contract (every adapter obeys it, and ``tests/contract/test_store_contract.py`` checks it
+Contract (every adapter obeys it, and ``tests/stores/test_store_contract.py`` checks it
 against every adapter):
 
 * Keys are relative, ``/``-separated, with no ``..`` segment, no leading ``/``, no NUL
@@ -66,6 +66,44 @@ class ObjectNotFoundError(StoreError, NotFoundError):
 
 class ObjectLockedError(StoreError):
     """The version is under an unexpired retention lock or legal hold: permanent."""
+
+
+class LockNotSupportedError(StoreError):
+    """The store cannot lock or hold versions; configure one with ``object_lock: true``."""
+
+    exit_code = 2
+
+    def __init__(self, store: str, action: str, why: str) -> None:
+        super().__init__(
+            f"store {store!r} {why}, cannot {action}; "
+            "use an S3 store configured with object_lock: true for locked archives"
+        )
+        self.store = store
+
+
+class LockedVersionsError(ObjectLockedError):
+    """A batch delete removed what it could; ``locked`` are still under lock or hold.
+
+    Erasure needs both lists: what is gone goes into the certificate as deleted, what is
+    locked is listed with the date its lock ends.
+    """
+
+    def __init__(
+        self,
+        store: str,
+        deleted: list[tuple[str, str]],
+        locked: list[tuple[str, str]],
+    ) -> None:
+        shown = ", ".join(f"{key} (version {version})" for key, version in locked[:3])
+        more = f" and {len(locked) - 3} more" if len(locked) > 3 else ""
+        super().__init__(
+            f"store {store!r}: {len(locked)} version(s) are under a retention lock or legal "
+            f"hold and were not deleted: {shown}{more}; wait for the lock to end or lift the "
+            "hold, then delete again"
+        )
+        self.store = store
+        self.deleted = deleted
+        self.locked = locked
 
 
 def part_size_for(size: int | None) -> int:
