@@ -10,14 +10,23 @@ plugins) builds the same system the same way.
 from __future__ import annotations
 
 import os
+import secrets
+import tempfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import BinaryIO
 
 from retention_pipeline.domain.settings import Settings
 from retention_pipeline.errors import ConfigError
 from retention_pipeline.ports.catalog import Catalog
+from retention_pipeline.ports.keys import KeyCustody
+from retention_pipeline.ports.source import Dumper, Loader
 from retention_pipeline.ports.store import ObjectStore
+from retention_pipeline.services.backup import BackupService
+from retention_pipeline.services.client_keys import ClientKeyring
+from retention_pipeline.services.restore import RestoreService
 
 HOME_ENV = "RETENTION_HOME"
 CONFIG_FILE = "retention.yaml"
@@ -84,6 +93,62 @@ class Installation:
 
         return open_catalog(self.settings.catalog, base_dir=self.home)
 
+    @cached_property
+    def custody(self) -> KeyCustody:
+        """The key-encryption-key holder the configuration names (local file or KMS)."""
+        spec = self.settings.key_custody
+        if spec.kind == "local":
+            from retention_pipeline.adapters.local_keys import LocalKeyCustody
+
+            return LocalKeyCustody(self.path(spec.master_key_file))
+        from retention_pipeline.adapters.kms_keys import KmsKeyCustody
+
+        return KmsKeyCustody(
+            spec.region, endpoint_url=spec.endpoint_url, alias_prefix=spec.key_alias_prefix
+        )
+
+    @cached_property
+    def keyring(self) -> ClientKeyring:
+        """Client keys: recipients for backups, identities for restores."""
+        return ClientKeyring(self.catalog, self.custody)
+
+    def open_dumper(self, url: str) -> Dumper:
+        """A dumper for a source database URL (engine chosen by the URL's scheme)."""
+        from retention_pipeline.adapters.dumpers import open_dumper
+
+        return open_dumper(url)
+
+    def open_loader(self, url: str) -> Loader:
+        """A loader into an empty target database URL, for restores."""
+        from retention_pipeline.adapters.dumpers import open_loader
+
+        return open_loader(url)
+
+    def backup_service(self) -> BackupService:
+        """The backup use case wired to this installation's catalog, keys and stores."""
+        return BackupService(
+            catalog=self.catalog,
+            keyring=self.keyring,
+            store=self.store,
+            open_dumper=self.open_dumper,
+            connection_url=self.connection_url,
+            resolve_path=self.path,
+            clock=utc_now,
+            new_id=new_recovery_point_id,
+            scratch=scratch_file,
+        )
+
+    def restore_service(self) -> RestoreService:
+        """The verify and restore use cases wired to this installation."""
+        return RestoreService(
+            catalog=self.catalog,
+            keyring=self.keyring,
+            store=self.store,
+            open_loader=self.open_loader,
+            open_dumper=self.open_dumper,
+            scratch=scratch_file,
+        )
+
     def store(self, name: str) -> ObjectStore:
         """The named store of ``retention.yaml``, opened once and reused."""
         if name not in self._stores:
@@ -130,6 +195,21 @@ class Installation:
             return value
         conn_id = getattr(spec, "airflow_conn_id", None)
         return _airflow_connection_url(name, str(conn_id))
+
+
+def utc_now() -> datetime:
+    """The one clock of the system; everything below the entry points takes ``now``."""
+    return datetime.now(UTC)
+
+
+def new_recovery_point_id() -> str:
+    """An opaque, time-sortable id: ``rp-<UTC time>-<random>``; says nothing about data."""
+    return f"rp-{utc_now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+def scratch_file() -> BinaryIO:
+    """An unlinked temporary file for the sealed spool (nothing left behind on a crash)."""
+    return tempfile.TemporaryFile(prefix="retention-")
 
 
 def _airflow_connection_url(name: str, conn_id: str) -> str:

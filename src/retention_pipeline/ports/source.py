@@ -315,6 +315,10 @@ class Loader(Protocol):
         """True when the target holds no table, view or sequence a restore could clash with."""
         ...
 
+    def clear(self) -> None:
+        """Drop everything a restore could clash with (only for an explicit ``--force``)."""
+        ...
+
     def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
         """``tables``: bare tables and sequences; ``constraints``: keys, indexes, FKs."""
         ...

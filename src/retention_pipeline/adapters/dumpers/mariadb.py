@@ -161,6 +161,20 @@ class MariaDBLoader(_MariaDB):
             )
             return int(cur.fetchone()[0]) == 0
 
+    def clear(self) -> None:
+        """Drop every table and view of the target database (``restore --force``)."""
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(
+                    "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES "
+                    "WHERE TABLE_SCHEMA = DATABASE()"
+                )
+                for name, kind in cur.fetchall():
+                    what = "VIEW" if kind == "VIEW" else "TABLE"
+                    cur.execute(f"DROP {what} IF EXISTS {quote(name)}")
+        except pymysql.MySQLError as error:
+            raise self.failure("emptying the target", error) from None
+
     def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
         if snapshot.engine != self.engine:
             raise RefusedError(

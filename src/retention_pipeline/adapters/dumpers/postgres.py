@@ -138,6 +138,34 @@ class PostgresLoader(_Postgres):
         ).fetchone()
         return bool(row and row[0] == 0)
 
+    def clear(self) -> None:
+        """Drop every table, view and sequence of the target schema (``restore --force``)."""
+        kinds = {
+            "r": "TABLE",
+            "p": "TABLE",
+            "v": "VIEW",
+            "m": "MATERIALIZED VIEW",
+            "S": "SEQUENCE",
+            "f": "FOREIGN TABLE",
+        }
+        try:
+            with self.conn.transaction():
+                rows = self.conn.execute(
+                    "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n "
+                    "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = ANY(%s) "
+                    "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid "
+                    "AND d.deptype IN ('a', 'i'))",
+                    (self.namespace, list(kinds)),
+                ).fetchall()
+                for name, kind in rows:
+                    self.conn.execute(
+                        sql.SQL("DROP {} IF EXISTS {} CASCADE").format(
+                            sql.SQL(kinds[kind]), self.table_id(name)
+                        )
+                    )
+        except psycopg.Error as error:
+            raise self.failure("emptying the target", error) from None
+
     def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
         if snapshot.engine != self.engine:
             raise RefusedError(

@@ -135,6 +135,21 @@ class SQLiteLoader(_SQLite):
         ).fetchone()
         return bool(row[0] == 0)
 
+    def clear(self) -> None:
+        """Drop every table, view and index of the target file (``restore --force``)."""
+        rows = self.conn.execute(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        ).fetchall()
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        self._in_transaction(
+            "emptying the target",
+            [
+                f'DROP {kind.upper()} IF EXISTS "{name.replace(chr(34), chr(34) * 2)}"'
+                for kind, name in rows
+            ],
+        )
+
     def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
         if snapshot.engine != self.engine:
             raise RefusedError(

@@ -1,0 +1,202 @@
+"""``backup``, ``points``, ``verify``, ``restore``, ``cleanup`` and ``keys list``.
+
+Every command prints ids, sizes and checksums only: never a key, a row or a name.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from retention_pipeline import bootstrap
+from retention_pipeline.cli.output import print_json, print_table
+from retention_pipeline.cli.progress import byte_progress, finish_progress
+from retention_pipeline.domain.durations import parse_duration
+from retention_pipeline.errors import ConfigError
+from retention_pipeline.services import cleanup, policies
+from retention_pipeline.services.restore import ReadReport
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add the backup commands to the top-level parser."""
+    backup = commands.add_parser("backup", parents=[common], help="take one recovery point now")
+    backup.add_argument("client")
+    backup.add_argument("--requested-by", default=None, help="staff id of the requester")
+    backup.add_argument("--json", action="store_true", help="print JSON")
+    backup.set_defaults(handler=run_backup)
+
+    points = commands.add_parser("points", parents=[common], help="list recovery points")
+    points.add_argument("client", nargs="?")
+    points.add_argument("--json", action="store_true", help="print JSON")
+    points.set_defaults(handler=run_points)
+
+    verify = commands.add_parser(
+        "verify", parents=[common], help="fetch, decrypt and check a recovery point"
+    )
+    verify.add_argument("recovery_point")
+    verify.add_argument("--json", action="store_true", help="print JSON")
+    verify.set_defaults(handler=run_verify)
+
+    restore = commands.add_parser(
+        "restore", parents=[common], help="restore a recovery point into an empty database"
+    )
+    restore.add_argument("recovery_point")
+    restore.add_argument("--to", required=True, metavar="DATABASE_URL", help="target database")
+    restore.add_argument("--documents", metavar="DIR", type=Path, help="restore documents here")
+    restore.add_argument("--force", action="store_true", help="replace a non-empty target")
+    restore.add_argument("--json", action="store_true", help="print JSON")
+    restore.set_defaults(handler=run_restore)
+
+    clean = commands.add_parser(
+        "cleanup", parents=[common], help="remove what interrupted backups left behind"
+    )
+    clean.add_argument("client", nargs="?")
+    clean.add_argument("--grace", default="6h", help="leave younger attempts alone (6h)")
+    clean.set_defaults(handler=run_cleanup)
+
+    keys = commands.add_parser("keys", help="client keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    listing = keys_sub.add_parser("list", parents=[common], help="custody state, fingerprints")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=run_keys_list)
+
+
+def run_backup(args: argparse.Namespace) -> int:
+    """Back one client up now (refused when its backup option is off)."""
+    installation = bootstrap.load_installation(args.home)
+    progress = byte_progress(f"backup {args.client}")
+    result = installation.backup_service().backup(
+        args.client, requested_by=args.requested_by, progress=progress
+    )
+    finish_progress()
+    if args.json:
+        print_json(result)
+    else:
+        print(
+            f"recovery point {result.recovery_point_id} complete: {result.tables} tables, "
+            f"{result.rows} rows, {result.documents} documents, {result.size} bytes "
+            f"in {result.store} (sha256 {result.sha256})"
+        )
+    return 0
+
+
+def run_points(args: argparse.Namespace) -> int:
+    """Recovery points with id, store, key, size, SHA-256, status and creation time."""
+    catalog = bootstrap.load_installation(args.home).catalog
+    points = catalog.list_recovery_points(args.client)
+    rows: list[dict[str, Any]] = [
+        {
+            "id": p.id,
+            "client": p.client_id,
+            "store": p.store,
+            "key": p.key,
+            "size": p.size,
+            "sha256": p.sha256,
+            "status": p.status,
+            "created_at": p.created_at,
+        }
+        for p in points
+    ]
+    if args.json:
+        print_json(rows)
+        return 0
+    print_table(
+        ["ID", "CLIENT", "STORE", "SIZE", "STATUS", "CREATED", "SHA256"],
+        [
+            [
+                r["id"],
+                r["client"],
+                r["store"],
+                r["size"],
+                r["status"],
+                r["created_at"],
+                (r["sha256"] or "")[:16],
+            ]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+def _print_report(report: ReadReport, as_json: bool, verb: str) -> int:
+    if as_json:
+        print_json({**report.__dict__, "ok": report.ok})
+    else:
+        print(
+            f"{verb} {report.recovery_point_id} of {report.client_id}: {report.tables} tables, "
+            f"{report.rows} rows, {report.documents} documents"
+        )
+        for problem in report.problems:
+            print(f"  MISMATCH {problem}")
+        print("verification: OK" if report.ok else "verification: FAILED")
+    return 0 if report.ok else 1
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Check a recovery point end to end without writing anything."""
+    service = bootstrap.load_installation(args.home).restore_service()
+    return _print_report(service.verify(args.recovery_point), args.json, "verified")
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    """Restore into an empty database (and folder), then compare with the manifest."""
+    service = bootstrap.load_installation(args.home).restore_service()
+    report = service.restore(
+        args.recovery_point, args.to, documents_to=args.documents, force=args.force
+    )
+    return _print_report(report, args.json, "restored")
+
+
+def run_cleanup(args: argparse.Namespace) -> int:
+    """Remove leftovers of interrupted backups, older than the grace period."""
+    installation = bootstrap.load_installation(args.home)
+    try:
+        grace: timedelta = parse_duration(args.grace)
+    except ValueError as exc:
+        raise ConfigError(f"--grace: {exc}") from None
+    catalog = installation.catalog
+    clients = [args.client] if args.client else [c.client_id for c in catalog.list_clients()]
+    now = datetime.now(UTC)
+    for client in clients:
+        policy = policies.current_policy(catalog, client)
+        if policy is None:
+            continue
+        report = cleanup.cleanup_client(catalog, policy, installation.store, now, grace=grace)
+        print(
+            f"{client}: {report.aborted_uploads} unfinished uploads aborted, "
+            f"{report.deleted_versions} leftover versions deleted "
+            f"({report.unknown_objects} unknown to the catalog), "
+            f"{len(report.abandoned_points)} abandoned attempts marked failed"
+        )
+    return 0
+
+
+def run_keys_list(args: argparse.Namespace) -> int:
+    """Client keys: custody, state and fingerprints; never secrets."""
+    catalog = bootstrap.load_installation(args.home).catalog
+    rows: list[dict[str, Any]] = [
+        {
+            "client": k.client_id,
+            "custody": k.custody,
+            "state": k.state,
+            "fingerprint": k.fingerprint,
+            "recipient": k.recipient,
+            "created_at": k.created_at,
+            "destroyed_at": k.destroyed_at,
+            "deletion_date": k.deletion_date,
+        }
+        for k in catalog.list_client_keys()
+    ]
+    if args.json:
+        print_json(rows)
+        return 0
+    print_table(
+        ["CLIENT", "CUSTODY", "STATE", "FINGERPRINT", "CREATED"],
+        [
+            [r["client"], r["custody"], r["state"], r["fingerprint"][:16], r["created_at"]]
+            for r in rows
+        ],
+    )
+    return 0

@@ -1,0 +1,318 @@
+"""Take one encrypted recovery point of one client (DESIGN section 4, "Backup").
+
+Ordering, which every change here must keep:
+
+1. refuse unless the client's policy activates backups (privacy by default);
+2. choose recipients (the client key, plus the client's own) - only public keys;
+3. write a ``pending`` catalog row (one per client and scheduled slot: a retry of the
+   same slot takes the same row over instead of adding a second backup);
+4. dump one consistent snapshot, pack it (manifest first), compress, encrypt, and
+   stream it into the store while hashing the ciphertext;
+5. read the stored object's size and SHA-256 back and compare them with our own hash;
+6. only then mark the row ``complete``.
+
+Any failure marks the row ``failed`` and removes what the attempt left in the store; a
+crash that prevents even that leaves a ``pending`` row and, at most, an unfinished
+upload or an unrecorded object, which ``cleanup`` finds and removes later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from retention_pipeline import __version__
+from retention_pipeline.domain.policy import ClientPolicy
+from retention_pipeline.envelope.age import Recipient, encrypt_stream
+from retention_pipeline.envelope.manifest import Manifest
+from retention_pipeline.envelope.recovery_point import (
+    DocumentSource,
+    TableSource,
+    documents_in,
+    pack,
+)
+from retention_pipeline.envelope.spool import SealedSpool
+from retention_pipeline.errors import RefusedError, RetentionError
+from retention_pipeline.ports.catalog import Catalog, NewRecoveryPoint, RecoveryPoint
+from retention_pipeline.ports.source import Dumper
+from retention_pipeline.ports.store import ObjectStore, StoredObject
+from retention_pipeline.services.client_keys import SYSTEM_ACTOR, ClientKeyring
+from retention_pipeline.services.policies import current_policy
+
+Progress = Callable[[int], None]
+
+
+class BackupVerificationError(RetentionError):
+    """The stored object does not match what was uploaded; the backup is not complete."""
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """What one backup produced (ids and figures only: safe for XCom and logs)."""
+
+    recovery_point_id: str
+    client_id: str
+    store: str
+    key: str
+    size: int
+    sha256: str
+    tables: int
+    rows: int
+    documents: int
+    reused: bool = False
+
+
+@dataclass
+class BackupService:
+    """Everything a backup needs, injected: bootstrap builds it from one home folder."""
+
+    catalog: Catalog
+    keyring: ClientKeyring
+    store: Callable[[str], ObjectStore]
+    open_dumper: Callable[[str], Dumper]
+    connection_url: Callable[[str], str]
+    resolve_path: Callable[[str], Path]
+    clock: Callable[[], datetime]
+    new_id: Callable[[], str]
+    scratch: Callable[[], BinaryIO]
+
+    def backup(
+        self,
+        client_id: str,
+        *,
+        scheduled_for: datetime | None = None,
+        requested_by: str | None = None,
+        progress: Progress | None = None,
+    ) -> BackupResult:
+        """Back the client up once; see the module docstring for the ordering."""
+        policy = self._active_policy(client_id, requested_by)
+        now = self.clock()
+        recipients = self.keyring.recipients_for(policy, now)
+        rp = self._start(policy, now, scheduled_for, requested_by, recipients_fp(recipients))
+        if rp.status == "complete":
+            return _result(rp, reused=True)
+        store = self.store(rp.store)
+        try:
+            manifest, stored = self._write(policy, rp, store, recipients, progress)
+        except BaseException as exc:
+            self._fail(rp, store, exc)
+            raise
+        done = self.catalog.complete_recovery_point(
+            rp.id,
+            size=stored.size,
+            sha256=stored.sha256,
+            version_id=stored.version_id,
+            at=self.clock(),
+            manifest_sha256=hashlib.sha256(manifest.to_bytes()).hexdigest(),
+        )
+        self.catalog.append_evidence(
+            requested_by or SYSTEM_ACTOR,
+            "backup.completed",
+            {"client": client_id, "recovery_point": rp.id},
+            {
+                "store": rp.store,
+                "size": stored.size,
+                "sha256": stored.sha256,
+                "tables": len(manifest.tables),
+                "rows": manifest.total_rows,
+                "documents": len(manifest.documents),
+                "attempt": done.attempts,
+            },
+            self.clock(),
+        )
+        return BackupResult(
+            done.id,
+            client_id,
+            done.store,
+            done.key,
+            stored.size,
+            stored.sha256,
+            len(manifest.tables),
+            manifest.total_rows,
+            len(manifest.documents),
+        )
+
+    def _active_policy(self, client_id: str, requested_by: str | None) -> ClientPolicy:
+        policy = current_policy(self.catalog, client_id)
+        if policy is None or not policy.backup_active:
+            reason = "no policy" if policy is None else f"backup.mode is {policy.backup.mode}"
+            self.catalog.append_evidence(
+                requested_by or SYSTEM_ACTOR,
+                "backup.refused",
+                {"client": client_id},
+                {"reason": reason},
+                self.clock(),
+            )
+            raise RefusedError(
+                f"client {client_id!r} has no active backup option ({reason}); nothing is "
+                "processed for it. Activate backups in its policy file first"
+            )
+        return policy
+
+    def _start(
+        self,
+        policy: ClientPolicy,
+        now: datetime,
+        scheduled_for: datetime | None,
+        requested_by: str | None,
+        recipients: tuple[str, ...],
+    ) -> RecoveryPoint:
+        """The pending row for this attempt: a new one, or the slot's earlier attempt."""
+        if scheduled_for is not None:
+            for rp in self.catalog.list_recovery_points(policy.client):
+                if rp.scheduled_for == scheduled_for:
+                    if rp.status in ("complete", "deleted"):
+                        return rp
+                    self._discard_leftovers(rp, self.store(rp.store))
+                    return self.catalog.restart_recovery_point(rp.id, now)
+        rp_id = self.new_id()
+        storage = policy.backup.storage
+        assert storage is not None  # an active backup always names its store
+        return self.catalog.add_recovery_point(
+            NewRecoveryPoint(
+                id=rp_id,
+                client_id=policy.client,
+                store=storage,
+                key=recovery_point_key(policy.client, rp_id),
+                created_at=now,
+                scheduled_for=scheduled_for,
+                requested_by=requested_by,
+                recipients=recipients,
+            )
+        )
+
+    def _write(
+        self,
+        policy: ClientPolicy,
+        rp: RecoveryPoint,
+        store: ObjectStore,
+        recipients: list[Recipient],
+        progress: Progress | None,
+    ) -> tuple[Manifest, StoredObject]:
+        """Dump, pack, encrypt, upload, and read back; returns the verified object."""
+        base = Manifest(
+            client=policy.client,
+            recovery_point=rp.id,
+            created_at=rp.created_at.isoformat(),
+            engine=None,
+            server_version=None,
+            tool_version=__version__,
+            schema_sha256=None,
+        )
+        documents = self._documents(policy)
+        with self.scratch() as scratch:
+            spool = SealedSpool(scratch)
+            if policy.source.database is not None:
+                url = self.connection_url(policy.source.database.connection)
+                with self.open_dumper(url) as dumper:
+                    snapshot = dumper.schema()
+                    base = replace(
+                        base, engine=dumper.engine, server_version=dumper.server_version()
+                    )
+                    tables = [
+                        TableSource(t.name, dumper.data_format, dumper.dump_table(t))
+                        for t in snapshot.tables
+                    ]
+                    manifest, plaintext = pack(
+                        base, snapshot.to_json().encode(), tables, documents, spool
+                    )
+            else:
+                manifest, plaintext = pack(base, None, [], documents, spool)
+            hashed = _Hashing(encrypt_stream(recipients, plaintext), progress)
+            stored = store.put(rp.key, hashed)
+        self._check_stored(rp, store, stored, hashed)
+        return manifest, stored
+
+    def _documents(self, policy: ClientPolicy) -> list[DocumentSource]:
+        if policy.source.documents is None:
+            return []
+        folder = self.resolve_path(policy.source.documents.path)
+        if not folder.is_dir():
+            raise RefusedError(
+                f"client {policy.client!r}: source.documents.path is not a folder on this "
+                "worker; fix the policy or mount the documents"
+            )
+        return documents_in(folder)
+
+    def _check_stored(
+        self, rp: RecoveryPoint, store: ObjectStore, stored: StoredObject, sent: _Hashing
+    ) -> None:
+        """Compare what the store holds with the bytes we sent, before calling it done."""
+        back = store.head(rp.key, stored.version_id)
+        expected = (sent.size, sent.sha256)
+        readings = (("put", (stored.size, stored.sha256)), ("head", (back.size, back.sha256)))
+        for what, got in readings:
+            if got != expected:
+                raise BackupVerificationError(
+                    f"recovery point {rp.id}: the stored object's size and SHA-256 ({what}) "
+                    "differ from the bytes uploaded; the backup is not complete, retry it"
+                )
+
+    def _fail(self, rp: RecoveryPoint, store: ObjectStore, exc: BaseException) -> None:
+        """Mark the attempt failed and remove its leftovers; never hide the first error."""
+        reason = str(exc) if isinstance(exc, RetentionError) else type(exc).__name__
+        try:
+            self.catalog.fail_recovery_point(rp.id, reason[:500], self.clock())
+            self._discard_leftovers(rp, store)
+            self.catalog.append_evidence(
+                SYSTEM_ACTOR,
+                "backup.failed",
+                {"client": rp.client_id, "recovery_point": rp.id},
+                {"error": type(exc).__name__},
+                self.clock(),
+            )
+        except Exception:  # noqa: S110 - cleanup finds what this could not remove
+            pass
+
+    def _discard_leftovers(self, rp: RecoveryPoint, store: ObjectStore) -> None:
+        """Remove every version and unfinished upload of an attempt's object key."""
+        store.abort_unfinished_uploads(rp.key)
+        versions = [(v.key, v.version_id) for v in store.list_versions(rp.key) if v.key == rp.key]
+        if versions:
+            store.delete_versions(versions)
+
+
+def recovery_point_key(client_id: str, rp_id: str) -> str:
+    """Where a recovery point is stored: under the client's prefix, named by opaque id.
+
+    Every object of a client lives under ``<client>/`` so that erasure and audits can
+    list a client's whole footprint with one prefix.
+    """
+    return f"{client_id}/recovery-points/{rp_id}.tar.zst.age"
+
+
+def recipients_fp(recipients: Iterable[Recipient]) -> tuple[str, ...]:
+    """Recipient fingerprints, recorded with each recovery point for audits."""
+    return tuple(r.fingerprint() for r in recipients)
+
+
+def _result(rp: RecoveryPoint, *, reused: bool) -> BackupResult:
+    return BackupResult(
+        rp.id, rp.client_id, rp.store, rp.key, rp.size or 0, rp.sha256 or "", 0, 0, 0, reused
+    )
+
+
+class _Hashing:
+    """Pass ciphertext through to the store while counting and hashing it ourselves."""
+
+    def __init__(self, chunks: Iterable[bytes], progress: Progress | None) -> None:
+        self._chunks = chunks
+        self._hash = hashlib.sha256()
+        self._progress = progress
+        self.size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            self._hash.update(chunk)
+            self.size += len(chunk)
+            if self._progress is not None:
+                self._progress(self.size)
+            yield chunk
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()

@@ -1,0 +1,116 @@
+"""Find and remove what interrupted backups left behind; safe to run at any time.
+
+A backup killed mid-way can leave: a ``pending`` catalog row, an unfinished multipart
+upload (or a folder store's partial file), or a whole object whose catalog row never
+became ``complete``. Cleanup removes those, and only those:
+
+* unfinished uploads under a client's prefix, once older than the grace period;
+* versions under ``<client>/recovery-points/`` whose row is ``failed`` or ``deleted``,
+  whose ``pending`` row is older than the grace period (the row is then marked
+  ``failed``: abandoned), or that no row knows and are older than the grace period;
+* versions of a ``complete`` recovery point other than the one recorded (an earlier
+  attempt of a retried slot).
+
+The grace period (6 hours by default, longer than any backup) is what makes it safe to
+run beside a backup in progress: a young pending attempt is never touched. A
+``complete`` recovery point's recorded version is never deleted here: that is
+retention's decision, with its reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from retention_pipeline.domain.policy import ClientPolicy
+from retention_pipeline.ports.catalog import Catalog, RecoveryPoint
+from retention_pipeline.ports.store import ObjectStore, ObjectVersion
+from retention_pipeline.services.client_keys import SYSTEM_ACTOR
+
+DEFAULT_GRACE = timedelta(hours=6)
+
+
+@dataclass
+class CleanupReport:
+    """What one cleanup removed, per client (ids and counts only)."""
+
+    aborted_uploads: int = 0
+    deleted_versions: int = 0
+    abandoned_points: list[str] = field(default_factory=list)
+    unknown_objects: int = 0
+
+
+def cleanup_client(
+    catalog: Catalog,
+    policy: ClientPolicy,
+    store_of: Callable[[str], ObjectStore],
+    now: datetime,
+    *,
+    grace: timedelta = DEFAULT_GRACE,
+) -> CleanupReport:
+    """Remove one client's leftovers from its backup store (see the module docstring)."""
+    report = CleanupReport()
+    if policy.backup.storage is None:
+        return report
+    store = store_of(policy.backup.storage)
+    cutoff = now - grace
+    prefix = f"{policy.client}/"
+    stale = [u for u in store.list_unfinished_uploads(prefix) if u.initiated < cutoff]
+    if stale:
+        report.aborted_uploads = len(stale)
+        for upload in stale:
+            store.abort_unfinished_uploads(upload.key)
+    points = {rp.key: rp for rp in catalog.list_recovery_points(policy.client)}
+    for rp in points.values():
+        if rp.status == "pending" and rp.created_at < cutoff:
+            catalog.fail_recovery_point(rp.id, "abandoned: found by cleanup", now)
+            report.abandoned_points.append(rp.id)
+    points = {rp.key: rp for rp in catalog.list_recovery_points(policy.client)}
+    doomed = []
+    for version in store.list_versions(f"{prefix}recovery-points/"):
+        verdict = _verdict(version, points.get(version.key), cutoff)
+        if verdict == "unknown":
+            report.unknown_objects += 1
+        if verdict is not None:
+            doomed.append((version.key, version.version_id))
+    if doomed:
+        store.delete_versions(doomed)
+        report.deleted_versions = len(doomed)
+    if report.deleted_versions or report.aborted_uploads or report.abandoned_points:
+        catalog.append_evidence(
+            SYSTEM_ACTOR,
+            "cleanup.removed",
+            {"client": policy.client},
+            {
+                "aborted_uploads": report.aborted_uploads,
+                "deleted_versions": report.deleted_versions,
+                "abandoned_points": report.abandoned_points,
+                "unknown_objects": report.unknown_objects,
+            },
+            now,
+        )
+    return report
+
+
+def _verdict(version: ObjectVersion, rp: RecoveryPoint | None, cutoff: datetime) -> str | None:
+    """Why a stored version is a leftover, or ``None`` when it must stay."""
+    if rp is None:
+        return "unknown" if version.last_modified < cutoff else None
+    if rp.status in ("failed", "deleted"):
+        return rp.status
+    if rp.status == "complete" and version.version_id != rp.version_id:
+        return "superseded attempt"
+    return None
+
+
+def cleanup_all(
+    catalog: Catalog,
+    policies: Iterable[ClientPolicy],
+    store_of: Callable[[str], ObjectStore],
+    now: datetime,
+    *,
+    grace: timedelta = DEFAULT_GRACE,
+) -> dict[str, CleanupReport]:
+    """Clean up every client with a backup store; returns the report per client."""
+    return {p.client: cleanup_client(catalog, p, store_of, now, grace=grace) for p in policies}

@@ -1,0 +1,204 @@
+"""Read recovery points back: verify them, and restore them (DESIGN section 4, "Restore").
+
+Ordering, which every change here must keep:
+
+1. only a ``complete`` recovery point is read, and only with a hoster key (a client
+   that keeps ``hoster_can_decrypt: false`` decrypts its backups itself);
+2. the whole object is fetched into a sealed spool while it is hashed, and its size and
+   SHA-256 must equal the catalog's before a single byte is decrypted;
+3. the decrypted manifest must name the same client and recovery point as the catalog
+   row, so a swapped or misfiled object is never restored as someone else's;
+4. restore loads tables, then keys, indexes and foreign keys, then sequences, writes
+   the documents, and finally dumps the target again to compare each table's row count
+   and checksum with the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from retention_pipeline.envelope.age import decrypt_stream
+from retention_pipeline.envelope.recovery_point import RecoveryPointReader
+from retention_pipeline.envelope.spool import SealedSpool
+from retention_pipeline.errors import RefusedError, RetentionError
+from retention_pipeline.ports.catalog import Catalog, RecoveryPoint
+from retention_pipeline.ports.source import (
+    Dumper,
+    Loader,
+    SchemaSnapshot,
+    TableDump,
+    digest_tables,
+    table_dump_mismatches,
+)
+from retention_pipeline.ports.store import ObjectStore
+from retention_pipeline.services.client_keys import ClientKeyring
+from retention_pipeline.services.policies import current_policy
+
+
+class RecoveryPointCorruptError(RetentionError):
+    """The stored object differs from what the catalog recorded when it was written."""
+
+
+@dataclass(frozen=True)
+class ReadReport:
+    """What reading a recovery point found (counts only: safe to print and log)."""
+
+    recovery_point_id: str
+    client_id: str
+    engine: str | None
+    tables: int
+    rows: int
+    documents: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return not self.problems
+
+
+@dataclass
+class RestoreService:
+    """Fetch, check, decrypt and load recovery points; injected by bootstrap."""
+
+    catalog: Catalog
+    keyring: ClientKeyring
+    store: Callable[[str], ObjectStore]
+    open_loader: Callable[[str], Loader]
+    open_dumper: Callable[[str], Dumper]
+    scratch: Callable[[], BinaryIO]
+
+    def verify(self, rp_id: str) -> ReadReport:
+        """Fetch, check the SHA-256, decrypt and check every checksum; write nothing."""
+        with self.scratch() as scratch:
+            rp, reader = self._open(rp_id, scratch)
+            for table in reader.manifest.tables:
+                drain(reader.table_data(table))
+            for doc in reader.manifest.documents:
+                drain(reader.document_data(doc))
+            reader.finish()
+        return _report(rp, reader, [])
+
+    def restore(
+        self, rp_id: str, target_url: str, *, documents_to: Path | None = None, force: bool = False
+    ) -> ReadReport:
+        """Load the recovery point into an empty database, then verify the result."""
+        with self.scratch() as scratch:
+            rp, reader = self._open(rp_id, scratch)
+            manifest = reader.manifest
+            if reader.schema_json is None:
+                if manifest.tables:
+                    raise RecoveryPointCorruptError(f"recovery point {rp_id}: no schema member")
+                snapshot = None
+            else:
+                snapshot = SchemaSnapshot.from_json(reader.schema_json)
+            if snapshot is not None:
+                with self.open_loader(target_url) as loader:
+                    if not loader.is_empty():
+                        if not force:
+                            raise RefusedError(
+                                "the target database is not empty; restore into an empty "
+                                "database, or pass --force to replace everything in it"
+                            )
+                        loader.clear()
+                    loader.create_schema(snapshot, phase="tables")
+                    for entry in manifest.tables:
+                        loader.load_table(snapshot.table(entry.name), reader.table_data(entry))
+                    loader.create_schema(snapshot, phase="constraints")
+                    loader.set_sequences(snapshot)
+            self._write_documents(reader, documents_to, force)
+            reader.finish()
+        problems: list[str] = []
+        if snapshot is not None:
+            expected = [TableDump(t.name, t.rows, t.sha256, t.data_format) for t in manifest.tables]
+            with self.open_dumper(target_url) as dumper:
+                actual = digest_tables(dumper, [snapshot.table(t.name) for t in manifest.tables])
+            problems = table_dump_mismatches(expected, actual)
+        return _report(rp, reader, problems)
+
+    def _open(self, rp_id: str, scratch: BinaryIO) -> tuple[RecoveryPoint, RecoveryPointReader]:
+        rp = self.catalog.get_recovery_point(rp_id)
+        if rp.status != "complete":
+            raise RefusedError(
+                f"recovery point {rp_id} is {rp.status}; only complete recovery points "
+                "can be read (list them with: retention-pipeline points)"
+            )
+        policy = current_policy(self.catalog, rp.client_id)
+        if policy is not None and not policy.protection.hoster_can_decrypt:
+            raise RefusedError(
+                f"client {rp.client_id!r} keeps hoster_can_decrypt: false, so the hoster "
+                "cannot decrypt its backups; the client restores them with its own age "
+                "identity (age -d -i KEYFILE)"
+            )
+        identity = self.keyring.identity_for(rp.client_id)
+        spool = self._fetch(rp, scratch)
+        reader = RecoveryPointReader(decrypt_stream([identity], spool.read_back()))
+        reader.manifest.check_identity(rp.client_id, rp.id)
+        return rp, reader
+
+    def _fetch(self, rp: RecoveryPoint, scratch: BinaryIO) -> SealedSpool:
+        """Download the object into a sealed spool; its hash must match before decrypting."""
+        spool = SealedSpool(scratch)
+        digest = hashlib.sha256()
+        for chunk in self.store(rp.store).get(rp.key, rp.version_id):
+            digest.update(chunk)
+            spool.write(chunk)
+        if spool.size != rp.size or digest.hexdigest() != rp.sha256:
+            raise RecoveryPointCorruptError(
+                f"recovery point {rp.id}: the stored object's size or SHA-256 differs from "
+                "the catalog's; it was altered or replaced, and is not decrypted"
+            )
+        return spool
+
+    def _write_documents(
+        self, reader: RecoveryPointReader, folder: Path | None, force: bool
+    ) -> None:
+        """Write documents under ``folder``; never outside it, never over files unasked."""
+        for doc in reader.manifest.documents:
+            data = reader.document_data(doc)
+            if folder is None:
+                drain(data)
+                continue
+            target = _inside(folder, doc.path, doc.member)
+            if target.exists() and not force:
+                raise RefusedError(
+                    f"document {doc.member} would overwrite an existing file in {folder}; "
+                    "restore into an empty folder or pass --force"
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as handle:
+                for chunk in data:
+                    handle.write(chunk)
+
+
+def _inside(folder: Path, relative: str, member: str) -> Path:
+    root = folder.resolve()
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root) or target == root:
+        raise RecoveryPointCorruptError(
+            f"document {member}: its path leaves the documents folder; refusing to write it"
+        )
+    return target
+
+
+def _report(rp: RecoveryPoint, reader: RecoveryPointReader, problems: list[str]) -> ReadReport:
+    manifest = reader.manifest
+    return ReadReport(
+        rp.id,
+        rp.client_id,
+        manifest.engine,
+        len(manifest.tables),
+        manifest.total_rows,
+        len(manifest.documents),
+        problems,
+    )
+
+
+def drain(chunks: Iterator[bytes]) -> None:
+    """Consume a stream for its checks only."""
+    for _ in chunks:
+        pass
