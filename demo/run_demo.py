@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
 
     step("1. An installation: configuration, stores, source connections")
     shutil.copy(DEMO_DIR / "retention.yaml", home / "retention.yaml")
-    for sub in ("policies", "keys", "reports"):
+    for sub in ("policies", "reports"):
         (home / sub).mkdir()
+    (home / "keys").mkdir(mode=0o700)
     os.environ.update(make_sources(home))
     checks = [run("config", "check", "--home", str(home))]
 
@@ -105,12 +106,52 @@ def main(argv: list[str] | None = None) -> int:
     refused = run("policy", "validate", str(broken), "--home", str(home))
     print(f"(exit code {refused}: nothing recorded)")
 
-    step("7. The evidence log is intact")
+    step("7. Encrypted backups: only clients that subscribed are processed")
+    checks.append(run("backup", "atelier-dupont", "--home", str(home)))
+    checks.append(
+        run("backup", "cabinet-martin", "--requested-by", "support-42", "--home", str(home))
+    )
+    off = run("backup", "boulangerie-petit", "--home", str(home))
+    print(f"(exit code {off}: refused, nothing processed)")
+    checks.append(run("points", "--home", str(home)))
+    checks.append(run("keys", "list", "--home", str(home)))
+
+    step("8. Verify a recovery point, then restore it into an empty database")
+    catalog_points = _points(home, "atelier-dupont")
+    checks.append(run("verify", catalog_points[0], "--home", str(home)))
+    restored = home / "restored" / "atelier-dupont.db"
+    restored.parent.mkdir()
+    checks.append(
+        run(
+            "restore",
+            catalog_points[0],
+            "--to",
+            f"sqlite:///{restored}",
+            "--documents",
+            str(home / "restored" / "documents"),
+            "--home",
+            str(home),
+        )
+    )
+
+    step("9. The evidence log is intact")
     checks.append(run("log", "verify", "--home", str(home)))
 
     failed = [c for c in checks if c != 0]
     print(f"\ndemo home: {home}")
-    return 1 if failed or refused != 2 else 0
+    return 1 if failed or refused != 2 or off != 3 else 0
+
+
+def _points(home: Path, client: str) -> list[str]:
+    """Recovery point ids of a client, newest last (read through the CLI's JSON)."""
+    import contextlib
+    import io
+    import json
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        cli(["points", client, "--json", "--home", str(home)])
+    return [p["id"] for p in json.loads(buffer.getvalue())]
 
 
 if __name__ == "__main__":
