@@ -1,0 +1,157 @@
+"""Copy recovery points onto the client's archive store (DESIGN section 4, "Archive").
+
+Ordering, which every change here must keep: select (one point per ``archive.every``
+period) -> refuse an archive store equal to the backup store -> stream the object from
+the backup store to the archive store, with the archive's storage class and lock, while
+hashing it -> read the copy back and compare size and SHA-256 with the recovery point's
+-> only then record the archive copy. A copy that fails the comparison is deleted
+(every version) and the run fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from retention_pipeline.domain.archive_selection import Candidate, select_for_archive
+from retention_pipeline.domain.policy import ClientPolicy
+from retention_pipeline.errors import RefusedError, RetentionError
+from retention_pipeline.ports.catalog import ArchiveCopy, Catalog, NewArchiveCopy
+from retention_pipeline.ports.store import ObjectLock, ObjectStore
+from retention_pipeline.services.client_keys import SYSTEM_ACTOR
+from retention_pipeline.services.policies import current_policy
+
+
+class ArchiveVerificationError(RetentionError):
+    """The archive copy differs from its recovery point; it was removed."""
+
+
+@dataclass(frozen=True)
+class ArchiveRun:
+    """What one client's archive run did (ids only)."""
+
+    client_id: str
+    copied: list[str]
+    skipped_reason: str | None = None
+
+
+def archive_key(client_id: str, rp_id: str) -> str:
+    """Where an archive copy lives in the archive store, under the client's prefix."""
+    return f"{client_id}/archive/{rp_id}.tar.zst.age"
+
+
+@dataclass
+class ArchiveService:
+    """Archive due recovery points; wired by bootstrap."""
+
+    catalog: Catalog
+    store: Callable[[str], ObjectStore]
+    clock: Callable[[], datetime]
+    new_id: Callable[[], str]
+
+    def due(self, client_id: str, now: datetime) -> list[str]:
+        """Recovery point ids that the client's policy says to archive now."""
+        policy = self._policy(client_id)
+        if policy is None:
+            return []
+        points = self.catalog.list_recovery_points(client_id, statuses=["complete"])
+        copies = [c for c in self.catalog.list_archive_copies(client_id) if c.status == "present"]
+        by_id = {p.id: p for p in self.catalog.list_recovery_points(client_id)}
+        archived = [
+            by_id[c.recovery_point_id].created_at for c in copies if c.recovery_point_id in by_id
+        ]
+        assert policy.archive.every is not None  # enforced by policy validation
+        return select_for_archive(
+            [Candidate(p.id, p.created_at) for p in points], archived, policy.archive.every, now
+        )
+
+    def archive_client(self, client_id: str) -> ArchiveRun:
+        """Copy every due recovery point of one client; idempotent across reruns."""
+        policy = self._policy(client_id)
+        if policy is None:
+            return ArchiveRun(client_id, [], "archive option is off")
+        copied = [self.copy(policy, rp_id).id for rp_id in self.due(client_id, self.clock())]
+        return ArchiveRun(client_id, copied)
+
+    def copy(self, policy: ClientPolicy, rp_id: str) -> ArchiveCopy:
+        """Copy one recovery point, verify the copy, and record it."""
+        rp = self.catalog.get_recovery_point(rp_id)
+        target_name = policy.archive.storage
+        if target_name is None or target_name == rp.store:
+            raise RefusedError(
+                f"client {policy.client!r}: the archive store must differ from the backup "
+                f"store {rp.store!r}; set archive.storage to a separate store"
+            )
+        source, target = self.store(rp.store), self.store(target_name)
+        now = self.clock()
+        lock = None
+        if policy.archive.lock is not None:
+            until = now + timedelta(days=policy.archive.lock.days)
+            lock = ObjectLock(mode=policy.archive.lock.mode, until=until)
+        key = archive_key(policy.client, rp.id)
+        hashed = _Hash(source.get(rp.key, rp.version_id))
+        stored = target.put(key, hashed, size_hint=rp.size, storage_class=None, lock=lock)
+        back = target.head(key, stored.version_id)
+        if (back.size, back.sha256, hashed.sha256) != (rp.size, rp.sha256, rp.sha256):
+            self._remove(target, key)
+            raise ArchiveVerificationError(
+                f"archive copy of recovery point {rp.id} in store {target_name!r} does not "
+                "match it (size or SHA-256); the copy was removed, the run must be retried"
+            )
+        record = self.catalog.add_archive_copy(
+            NewArchiveCopy(
+                id=self.new_id(),
+                recovery_point_id=rp.id,
+                client_id=policy.client,
+                store=target_name,
+                key=key,
+                version_id=stored.version_id,
+                size=back.size,
+                sha256=back.sha256,
+                created_at=now,
+                storage_class=back.storage_class,
+                lock_mode=lock.mode if lock else None,
+                lock_until=lock.until if lock else None,
+            )
+        )
+        self.catalog.append_evidence(
+            SYSTEM_ACTOR,
+            "archive.copied",
+            {"client": policy.client, "recovery_point": rp.id, "archive_copy": record.id},
+            {"store": target_name, "sha256": back.sha256, "lock_until": _iso(record.lock_until)},
+            self.clock(),
+        )
+        return record
+
+    def _policy(self, client_id: str) -> ClientPolicy | None:
+        policy = current_policy(self.catalog, client_id)
+        if policy is None or not policy.archive_active:
+            return None
+        return policy
+
+    @staticmethod
+    def _remove(store: ObjectStore, key: str) -> None:
+        versions = [(v.key, v.version_id) for v in store.list_versions(key) if v.key == key]
+        if versions:
+            store.delete_versions(versions)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class _Hash:
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._sha = hashlib.sha256()
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            self._sha.update(chunk)
+            yield chunk
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
