@@ -24,9 +24,11 @@ from retention_pipeline.ports.catalog import Catalog
 from retention_pipeline.ports.keys import KeyCustody
 from retention_pipeline.ports.source import Dumper, Loader
 from retention_pipeline.ports.store import ObjectStore
+from retention_pipeline.services.archive import ArchiveService
 from retention_pipeline.services.backup import BackupService
 from retention_pipeline.services.client_keys import ClientKeyring
 from retention_pipeline.services.restore import RestoreService
+from retention_pipeline.services.retention import RetentionService
 
 HOME_ENV = "RETENTION_HOME"
 CONFIG_FILE = "retention.yaml"
@@ -149,6 +151,18 @@ class Installation:
             scratch=scratch_file,
         )
 
+    def archive_service(self) -> ArchiveService:
+        """The archive use case: copies onto separate storage, verified."""
+        return ArchiveService(
+            catalog=self.catalog, store=self.store, clock=utc_now, new_id=new_archive_copy_id
+        )
+
+    def retention_service(self) -> RetentionService:
+        """The retention use case: plan, delete, report."""
+        return RetentionService(
+            catalog=self.catalog, store=self.store, reports_dir=self.reports_dir
+        )
+
     def store(self, name: str) -> ObjectStore:
         """The named store of ``retention.yaml``, opened once and reused."""
         if name not in self._stores:
@@ -205,6 +219,11 @@ def utc_now() -> datetime:
 def new_recovery_point_id() -> str:
     """An opaque, time-sortable id: ``rp-<UTC time>-<random>``; says nothing about data."""
     return f"rp-{utc_now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+def new_archive_copy_id() -> str:
+    """An opaque, time-sortable archive copy id."""
+    return f"ac-{utc_now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
 def scratch_file() -> BinaryIO:

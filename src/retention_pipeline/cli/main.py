@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from retention_pipeline import __version__
-from retention_pipeline.cli import backup_cmd, home_cmd, log_cmd, policy_cmd
+from retention_pipeline.cli import backup_cmd, home_cmd, log_cmd, policy_cmd, retention_cmd
 from retention_pipeline.errors import RetentionError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (home_cmd, policy_cmd, backup_cmd, log_cmd):
+    for module in (home_cmd, policy_cmd, backup_cmd, retention_cmd, log_cmd):
         module.register(commands, common)
     return parser
 

@@ -21,6 +21,7 @@ from retention_pipeline.errors import RefusedError, RetentionError
 from retention_pipeline.ports.catalog import ArchiveCopy, Catalog, NewArchiveCopy
 from retention_pipeline.ports.store import ObjectLock, ObjectStore
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR
+from retention_pipeline.services.objects import purge_object
 from retention_pipeline.services.policies import current_policy
 
 
@@ -95,7 +96,7 @@ class ArchiveService:
         stored = target.put(key, hashed, size_hint=rp.size, storage_class=None, lock=lock)
         back = target.head(key, stored.version_id)
         if (back.size, back.sha256, hashed.sha256) != (rp.size, rp.sha256, rp.sha256):
-            self._remove(target, key)
+            purge_object(target, key)
             raise ArchiveVerificationError(
                 f"archive copy of recovery point {rp.id} in store {target_name!r} does not "
                 "match it (size or SHA-256); the copy was removed, the run must be retried"
@@ -130,12 +131,6 @@ class ArchiveService:
         if policy is None or not policy.archive_active:
             return None
         return policy
-
-    @staticmethod
-    def _remove(store: ObjectStore, key: str) -> None:
-        versions = [(v.key, v.version_id) for v in store.list_versions(key) if v.key == key]
-        if versions:
-            store.delete_versions(versions)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -41,6 +41,7 @@ from retention_pipeline.ports.catalog import Catalog, NewRecoveryPoint, Recovery
 from retention_pipeline.ports.source import Dumper
 from retention_pipeline.ports.store import ObjectStore, StoredObject
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR, ClientKeyring
+from retention_pipeline.services.objects import purge_object
 from retention_pipeline.services.policies import current_policy
 
 Progress = Callable[[int], None]
@@ -271,9 +272,7 @@ class BackupService:
     def _discard_leftovers(self, rp: RecoveryPoint, store: ObjectStore) -> None:
         """Remove every version and unfinished upload of an attempt's object key."""
         store.abort_unfinished_uploads(rp.key)
-        versions = [(v.key, v.version_id) for v in store.list_versions(rp.key) if v.key == rp.key]
-        if versions:
-            store.delete_versions(versions)
+        purge_object(store, rp.key)
 
 
 def recovery_point_key(client_id: str, rp_id: str) -> str:

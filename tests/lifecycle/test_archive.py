@@ -1,0 +1,52 @@
+"""Archive copies: one per period, on a separate store, verified before recorded."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+
+from retention_pipeline import bootstrap
+from tests.lifecycle.conftest import BackupAt, day
+
+
+def test_one_verified_copy_per_month_and_a_rerun_copies_nothing(
+    home: Path, backup_at: BackupAt
+) -> None:
+    jan_1, jan_15, feb_2 = backup_at(day(0)), backup_at(day(14)), backup_at(day(32))
+    installation = bootstrap.load_installation(home)
+    service = replace(installation.archive_service(), clock=lambda: day(33))
+
+    run = service.archive_client("acme-sas")
+    copies = installation.catalog.list_archive_copies("acme-sas")
+    assert [c.recovery_point_id for c in copies] == [
+        jan_1.recovery_point_id,
+        feb_2.recovery_point_id,
+    ]
+    assert len(run.copied) == 2
+    for copy in copies:
+        stored = home / "stores" / "archives" / copy.key
+        assert copy.store == "archives"
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == copy.sha256
+        rp = installation.catalog.get_recovery_point(copy.recovery_point_id)
+        assert copy.sha256 == rp.sha256 and copy.size == rp.size
+
+    assert service.archive_client("acme-sas").copied == []
+    assert jan_15.recovery_point_id not in {c.recovery_point_id for c in copies}
+
+
+def test_a_client_without_the_archive_option_is_not_archived(
+    home: Path, backup_at: BackupAt
+) -> None:
+    policy = home / "policies" / "acme-sas.yaml"
+    policy.write_text(policy.read_text().replace("enabled: true", "enabled: false"))
+    from retention_pipeline.cli.main import main
+
+    assert main(["policy", "apply", "--home", str(home)]) == 0
+    backup_at(day(0))
+    installation = bootstrap.load_installation(home)
+    run = installation.archive_service().archive_client("acme-sas")
+    assert run.copied == [] and run.skipped_reason == "archive option is off"
+    assert not (home / "stores" / "archives").exists() or not any(
+        (home / "stores" / "archives").rglob("*.age")
+    )
