@@ -67,10 +67,12 @@ def run_backup(args: argparse.Namespace) -> int:
     """Back one client up now (refused when its backup option is off)."""
     installation = bootstrap.load_installation(args.home)
     progress = byte_progress(f"backup {args.client}")
-    result = installation.backup_service().backup(
-        args.client, requested_by=args.requested_by, progress=progress
-    )
-    finish_progress()
+    try:
+        result = installation.backup_service().backup(
+            args.client, requested_by=args.requested_by, progress=progress
+        )
+    finally:  # an error message must start on its own line, not after the bar
+        finish_progress()
     if args.json:
         print_json(result)
     else:

@@ -2,9 +2,13 @@
 
 A backup killed mid-way can leave: a ``pending`` catalog row, an unfinished multipart
 upload (or a folder store's partial file), or a whole object whose catalog row never
-became ``complete``. Cleanup removes those, and only those:
+became ``complete``. Cleanup removes those, and only those, from every store the
+client's recovery points name and from its policy's backup store (a policy that moved
+to another store must not strand an earlier attempt's leftovers):
 
-* unfinished uploads under a client's prefix, once older than the grace period;
+* unfinished uploads under a client's prefix, once older than the grace period and
+  not the upload of a ``pending`` attempt younger than it (the catalog's clock decides
+  too: some S3 look-alikes, moto among them, report a made-up initiation time);
 * versions under ``<client>/recovery-points/`` whose row is ``failed`` or ``deleted``,
   whose ``pending`` row is older than the grace period (the row is then marked
   ``failed``: abandoned), or that no row knows and are older than the grace period;
@@ -51,32 +55,33 @@ def cleanup_client(
 ) -> CleanupReport:
     """Remove one client's leftovers from its backup store (see the module docstring)."""
     report = CleanupReport()
-    if policy.backup.storage is None:
-        return report
-    store = store_of(policy.backup.storage)
     cutoff = now - grace
     prefix = f"{policy.client}/"
-    stale = [u for u in store.list_unfinished_uploads(prefix) if u.initiated < cutoff]
-    if stale:
-        report.aborted_uploads = len(stale)
-        for upload in stale:
-            store.abort_unfinished_uploads(upload.key)
     points = {rp.key: rp for rp in catalog.list_recovery_points(policy.client)}
+    # every store the client's attempts used, not only the policy's current one
+    stores = {rp.store for rp in points.values()}
+    if policy.backup.storage is not None:
+        stores.add(policy.backup.storage)
+    running = {k for k, rp in points.items() if rp.status == "pending" and rp.created_at >= cutoff}
+    for name in sorted(stores):
+        report.aborted_uploads += _abort_stale_uploads(store_of(name), prefix, cutoff, running)
     for rp in points.values():
         if rp.status == "pending" and rp.created_at < cutoff:
             catalog.fail_recovery_point(rp.id, "abandoned: found by cleanup", now)
             report.abandoned_points.append(rp.id)
     points = {rp.key: rp for rp in catalog.list_recovery_points(policy.client)}
-    doomed = []
-    for version in store.list_versions(f"{prefix}recovery-points/"):
-        verdict = _verdict(version, points.get(version.key), cutoff)
-        if verdict == "unknown":
-            report.unknown_objects += 1
-        if verdict is not None:
-            doomed.append((version.key, version.version_id))
-    if doomed:
-        store.delete_versions(doomed)
-        report.deleted_versions = len(doomed)
+    for name in sorted(stores):
+        store = store_of(name)
+        doomed = []
+        for version in store.list_versions(f"{prefix}recovery-points/"):
+            verdict = _verdict(version, points.get(version.key), name, cutoff)
+            if verdict == "unknown":
+                report.unknown_objects += 1
+            if verdict is not None:
+                doomed.append((version.key, version.version_id))
+        if doomed:
+            store.delete_versions(doomed)
+            report.deleted_versions += len(doomed)
     if report.deleted_versions or report.aborted_uploads or report.abandoned_points:
         catalog.append_evidence(
             SYSTEM_ACTOR,
@@ -93,10 +98,28 @@ def cleanup_client(
     return report
 
 
-def _verdict(version: ObjectVersion, rp: RecoveryPoint | None, cutoff: datetime) -> str | None:
+def _abort_stale_uploads(
+    store: ObjectStore, prefix: str, cutoff: datetime, running: set[str]
+) -> int:
+    """Abort the unfinished uploads that no young attempt may still be writing."""
+    stale = [
+        u
+        for u in store.list_unfinished_uploads(prefix)
+        if u.initiated < cutoff and u.key not in running
+    ]
+    for upload in stale:
+        store.abort_unfinished_uploads(upload.key)
+    return len(stale)
+
+
+def _verdict(
+    version: ObjectVersion, rp: RecoveryPoint | None, store: str, cutoff: datetime
+) -> str | None:
     """Why a stored version is a leftover, or ``None`` when it must stay."""
     if rp is None:
         return "unknown" if version.last_modified < cutoff else None
+    if rp.store != store:
+        return None  # the row describes an object elsewhere; not ours to judge here
     if rp.status in ("failed", "deleted"):
         return rp.status
     if rp.status == "complete" and version.version_id != rp.version_id:

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from retention_pipeline.envelope.age import decrypt_stream
+from retention_pipeline.envelope.age_format import IntegrityError
+from retention_pipeline.envelope.manifest import ManifestError
 from retention_pipeline.envelope.recovery_point import RecoveryPointReader
 from retention_pipeline.envelope.spool import SealedSpool
 from retention_pipeline.errors import RefusedError, RetentionError
@@ -76,11 +79,12 @@ class RestoreService:
         """Fetch, check the SHA-256, decrypt and check every checksum; write nothing."""
         with self.scratch() as scratch:
             rp, reader = self._open(rp_id, scratch)
-            for table in reader.manifest.tables:
-                drain(reader.table_data(table))
-            for doc in reader.manifest.documents:
-                drain(reader.document_data(doc))
-            reader.finish()
+            with _corruption(rp):
+                for table in reader.manifest.tables:
+                    drain(reader.table_data(table))
+                for doc in reader.manifest.documents:
+                    drain(reader.document_data(doc))
+                reader.finish()
         return _report(rp, reader, [])
 
     def restore(
@@ -96,22 +100,13 @@ class RestoreService:
                 snapshot = None
             else:
                 snapshot = SchemaSnapshot.from_json(reader.schema_json)
-            if snapshot is not None:
-                with self.open_loader(target_url) as loader:
-                    if not loader.is_empty():
-                        if not force:
-                            raise RefusedError(
-                                "the target database is not empty; restore into an empty "
-                                "database, or pass --force to replace everything in it"
-                            )
-                        loader.clear()
-                    loader.create_schema(snapshot, phase="tables")
-                    for entry in manifest.tables:
-                        loader.load_table(snapshot.table(entry.name), reader.table_data(entry))
-                    loader.create_schema(snapshot, phase="constraints")
-                    loader.set_sequences(snapshot)
-            self._write_documents(reader, documents_to, force)
-            reader.finish()
+            # every refusal comes before the first write: a refused restore changes nothing
+            _check_documents_target(reader, documents_to, force)
+            with _corruption(rp):
+                if snapshot is not None:
+                    self._load(reader, snapshot, target_url, force)
+                self._write_documents(reader, documents_to, force)
+                reader.finish()
         problems: list[str] = []
         if snapshot is not None:
             expected = [TableDump(t.name, t.rows, t.sha256, t.data_format) for t in manifest.tables]
@@ -119,6 +114,24 @@ class RestoreService:
                 actual = digest_tables(dumper, [snapshot.table(t.name) for t in manifest.tables])
             problems = table_dump_mismatches(expected, actual)
         return _report(rp, reader, problems)
+
+    def _load(
+        self, reader: RecoveryPointReader, snapshot: SchemaSnapshot, target_url: str, force: bool
+    ) -> None:
+        """Tables, then keys, indexes and foreign keys, then sequences."""
+        with self.open_loader(target_url) as loader:
+            if not loader.is_empty():
+                if not force:
+                    raise RefusedError(
+                        "the target database is not empty; restore into an empty "
+                        "database, or pass --force to replace everything in it"
+                    )
+                loader.clear()
+            loader.create_schema(snapshot, phase="tables")
+            for entry in reader.manifest.tables:
+                loader.load_table(snapshot.table(entry.name), reader.table_data(entry))
+            loader.create_schema(snapshot, phase="constraints")
+            loader.set_sequences(snapshot)
 
     def _open(self, rp_id: str, scratch: BinaryIO) -> tuple[RecoveryPoint, RecoveryPointReader]:
         rp = self.catalog.get_recovery_point(rp_id)
@@ -136,7 +149,8 @@ class RestoreService:
             )
         identity = self.keyring.identity_for(rp.client_id)
         spool = self._fetch(rp, scratch)
-        reader = RecoveryPointReader(decrypt_stream([identity], spool.read_back()))
+        with _corruption(rp):
+            reader = RecoveryPointReader(decrypt_stream([identity], spool.read_back()))
         reader.manifest.check_identity(rp.client_id, rp.id)
         return rp, reader
 
@@ -173,6 +187,36 @@ class RestoreService:
             with target.open("wb") as handle:
                 for chunk in data:
                     handle.write(chunk)
+
+
+def _check_documents_target(reader: RecoveryPointReader, folder: Path | None, force: bool) -> None:
+    """Refuse, before anything is written, documents that leave or would overwrite."""
+    if folder is None:
+        return
+    for doc in reader.manifest.documents:
+        if _inside(folder, doc.path, doc.member).exists() and not force:
+            raise RefusedError(
+                f"document {doc.member} would overwrite an existing file in {folder}; "
+                "restore into an empty folder or pass --force"
+            )
+
+
+@contextmanager
+def _corruption(rp: RecoveryPoint) -> Iterator[None]:
+    """Name the recovery point in every decode failure (age, tar, manifest checksums).
+
+    The SHA-256 matched the catalog before this point, so a failure here means the
+    object was written for another key or another backup, or altered before it was
+    recorded; the envelope's message names the part, we add which recovery point.
+    """
+    try:
+        yield
+    except (IntegrityError, ManifestError) as error:
+        raise RecoveryPointCorruptError(
+            f"recovery point {rp.id} of client {rp.client_id!r} cannot be read: {error}; "
+            "it was swapped, misfiled or altered; use another recovery point "
+            f"(retention-pipeline points {rp.client_id})"
+        ) from None
 
 
 def _inside(folder: Path, relative: str, member: str) -> Path:

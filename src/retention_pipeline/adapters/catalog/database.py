@@ -84,10 +84,10 @@ def _sqlite_settings(engine: Engine) -> None:
 def create_catalog_engine(url: URL) -> Engine:
     """An engine with the settings of the module docstring."""
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _sqlite_settings(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def writer(engine: Engine) -> Engine:

@@ -1,0 +1,255 @@
+"""A configured home for the backup data-path tests, with real stores and real sources.
+
+The home has two stores, ``folder`` (a local folder) and ``s3`` (a versioned bucket on
+moto's HTTP server), two source connections read from the environment (``crm_a`` from
+``BT_CRM_A_URL``, ``crm_b`` from ``BT_CRM_B_URL``), and local key custody unless a test
+asks ``make_home("aws-kms")``, which talks to moto's KMS. Policies are written per test
+and applied with the real ``policy apply`` command. Commands run through the CLI's
+``main`` so tests see exactly what an operator sees: exit code, stdout and stderr.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from retention_pipeline import bootstrap
+from retention_pipeline.cli.main import main
+from retention_pipeline.ports.catalog import RecoveryPoint
+from tests.support.crm import create_crm_schema, fill_crm
+from tests.support.moto import MotoEndpoint
+from tests.support.services import scratch_mariadb_database, scratch_postgres_database
+
+ENGINES = ("postgresql", "mariadb", "sqlite")
+URL_ENV = {"crm_a": "BT_CRM_A_URL", "crm_b": "BT_CRM_B_URL"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One CLI invocation as the operator saw it."""
+
+    rc: int
+    out: str
+    err: str
+
+
+@dataclass
+class BackupHome:
+    """A home folder plus the handles a test needs to look at it from outside."""
+
+    path: Path
+    moto: MotoEndpoint
+    bucket: str
+    capsys: pytest.CaptureFixture[str]
+
+    def cli(self, *args: str) -> Run:
+        """Run ``retention-pipeline ARGS --home HOME`` in-process; capture its output."""
+        self.capsys.readouterr()
+        rc = main([*args, "--home", str(self.path)])
+        captured = self.capsys.readouterr()
+        return Run(rc, captured.out, captured.err)
+
+    def policy(
+        self,
+        client: str,
+        *,
+        connection: str | None = "crm_a",
+        documents: Path | None = None,
+        mode: str = "semi_manual",
+        storage: str = "folder",
+        recipients: tuple[str, ...] = (),
+        hoster_can_decrypt: bool = True,
+        display_name: str = "Client Test SAS",
+    ) -> None:
+        """Write ``policies/CLIENT.yaml`` and apply the policy folder."""
+        source: dict[str, Any] = {}
+        if connection is not None:
+            source["database"] = {"connection": connection}
+        if documents is not None:
+            source["documents"] = {"path": str(documents)}
+        backup: dict[str, Any] = {"mode": mode}
+        if mode != "off":
+            backup |= {"storage": storage, "retention": {"max_age": "35d"}}
+        document = {
+            "client": client,
+            "display_name": display_name,
+            "source": source,
+            "backup": backup,
+            "purpose": "Restore after an incident",
+            "legal_basis": "contract",
+            "protection": {
+                "client_recipients": list(recipients),
+                "hoster_can_decrypt": hoster_can_decrypt,
+            },
+        }
+        path = self.path / "policies" / f"{client}.yaml"
+        path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        run = self.cli("policy", "apply", "--actor", "tester")
+        assert run.rc == 0, run.out + run.err
+
+    def installation(self) -> bootstrap.Installation:
+        """A fresh installation object, as a new process would build it."""
+        return bootstrap.load_installation(self.path)
+
+    def points(self, client: str) -> list[RecoveryPoint]:
+        """The client's recovery points, read from the catalog."""
+        return self.installation().catalog.list_recovery_points(client)
+
+    def complete(self, client: str) -> list[RecoveryPoint]:
+        """The client's complete recovery points."""
+        return [p for p in self.points(client) if p.status == "complete"]
+
+    def folder_path(self, key: str) -> Path:
+        """Where the folder store keeps ``key`` on disk."""
+        return self.path / "stores" / "backups" / key
+
+    def stored_bytes(self, rp: RecoveryPoint) -> bytes:
+        """The raw stored object of ``rp`` (ciphertext), read beside our adapters."""
+        if rp.store == "folder":
+            return self.folder_path(rp.key).read_bytes()
+        body = self.moto.client("s3").get_object(
+            Bucket=self.bucket, Key=f"backups/{rp.key}", VersionId=rp.version_id
+        )["Body"]
+        return bytes(body.read())
+
+    def catalog_sql(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Raw SQL on the SQLite catalog (to look at, or to tamper with, what it stores)."""
+        with closing(sqlite3.connect(self.path / "catalog.db")) as conn:
+            rows = conn.execute(statement, params).fetchall()
+            conn.commit()
+        return rows
+
+
+def versioned_bucket(moto: MotoEndpoint) -> str:
+    """A fresh bucket with versioning enabled, in moto's region."""
+    name = f"rp-backup-{uuid.uuid4().hex[:20]}"
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": moto.region})
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def write_settings(home: Path, moto: MotoEndpoint, bucket: str, custody: str) -> None:
+    """``retention.yaml`` with both stores, both connections and the chosen custody."""
+    key_custody: dict[str, Any] = {"kind": "local", "master_key_file": "keys/master.key"}
+    if custody == "aws-kms":
+        key_custody = {
+            "kind": "aws-kms",
+            "region": moto.region,
+            "endpoint_url": moto.url,
+            # moto lives for the whole session: a prefix per home keeps aliases apart
+            "key_alias_prefix": f"alias/rp-test-{uuid.uuid4().hex[:12]}/",
+        }
+    settings = {
+        "catalog": "sqlite:///catalog.db",
+        "key_custody": key_custody,
+        "signing_key": "keys/certificates.ed25519",
+        "stores": {
+            "folder": {"url": "file://stores/backups", "location": "local-eu"},
+            "s3": {
+                "url": f"s3://{bucket}/backups",
+                "endpoint_url": moto.url,
+                "location": moto.region,
+            },
+        },
+        "connections": {name: {"url_env": env} for name, env in URL_ENV.items()},
+        "reports": "reports",
+    }
+    (home / "retention.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+
+
+@pytest.fixture
+def make_home(
+    tmp_home: Path, moto: MotoEndpoint, capsys: pytest.CaptureFixture[str]
+) -> Callable[[str], BackupHome]:
+    """Build a home with ``local`` or ``aws-kms`` custody (see the module docstring)."""
+
+    def build(custody: str = "local") -> BackupHome:
+        path = tmp_home / f"home-{custody}"
+        assert main(["init", "--home", str(path)]) == 0
+        bucket = versioned_bucket(moto)
+        write_settings(path, moto, bucket, custody)
+        return BackupHome(path, moto, bucket, capsys)
+
+    return build
+
+
+@pytest.fixture
+def home(make_home: Callable[[str], BackupHome]) -> BackupHome:
+    """A home with local key custody."""
+    return make_home("local")
+
+
+@contextmanager
+def empty_database(engine: str, folder: Path) -> Iterator[str]:
+    """A fresh empty database of ``engine`` (the real server, or a SQLite file)."""
+    if engine == "postgresql":
+        with scratch_postgres_database() as url:
+            yield url
+    elif engine == "mariadb":
+        with scratch_mariadb_database() as url:
+            yield url
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        yield f"sqlite:///{folder / f'crm-{uuid.uuid4().hex[:8]}.sqlite'}"
+
+
+@contextmanager
+def crm_database(engine: str, folder: Path, *, contacts: int = 40, seed: int = 7) -> Iterator[str]:
+    """A database of ``engine`` holding the synthetic CRM, filled deterministically."""
+    with empty_database(engine, folder) as url:
+        create_crm_schema(url)
+        fill_crm(url, contacts=contacts, seed=seed)
+        yield url
+
+
+@pytest.fixture
+def databases(
+    tmp_path: Path,
+) -> Iterator[Callable[..., AbstractContextManager[str]]]:
+    """``databases(engine, filled=True)``: a CRM (or an empty) database for this test."""
+
+    def make(engine: str, *, filled: bool = True, **kwargs: Any) -> AbstractContextManager[str]:
+        folder = tmp_path / "databases"
+        return crm_database(engine, folder, **kwargs) if filled else empty_database(engine, folder)
+
+    yield make
+
+
+def make_documents(folder: Path) -> Path:
+    """A client documents folder: nested, empty, binary and non-ASCII file names."""
+    (folder / "contrats" / "2026").mkdir(parents=True)
+    (folder / "contrats" / "2026" / "devis-0042.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)))
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "notes été.txt").write_text("ligne 1\r\nligne 2\n", encoding="utf-8")
+    (folder / "scan.bin").write_bytes(uuid.uuid4().bytes * 4096)
+    return folder
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` by relative path, with its bytes."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def age_keygen(folder: Path) -> tuple[Path, str]:
+    """A client's own key pair from Debian's ``age-keygen``: (identity file, recipient)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    identity = folder / f"client-{uuid.uuid4().hex[:8]}.key"
+    subprocess.run(["age-keygen", "-o", str(identity)], check=True, capture_output=True)
+    public = subprocess.run(
+        ["age-keygen", "-y", str(identity)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return identity, public

@@ -1,0 +1,243 @@
+"""What restore and verify refuse: altered objects, swapped objects, occupied targets,
+and clients whose order form has no backup option.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from retention_pipeline.adapters.folder_store import FolderStore
+from retention_pipeline.envelope.manifest import ManifestError
+from retention_pipeline.ports.catalog import RecoveryPoint
+from retention_pipeline.ports.store import StoredObject
+from retention_pipeline.services.backup import BackupVerificationError
+from retention_pipeline.services.restore import RecoveryPointCorruptError
+from tests.backup.conftest import ENGINES, BackupHome, make_documents, tree
+from tests.support.crm import TABLES, connect, insert_company, table_rows
+
+Databases = Callable[..., AbstractContextManager[str]]
+
+
+def backed_up(home: BackupHome, client: str) -> str:
+    """Back ``client`` up through the CLI; return the recovery point id."""
+    run = home.cli("backup", client)
+    assert run.rc == 0, run.err
+    [rp] = home.complete(client)
+    return rp.id
+
+
+def test_one_flipped_byte_fails_verify_and_restore(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with databases("sqlite") as source, databases("sqlite", filled=False) as target:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas")
+        rp_id = backed_up(home, "acme-sas")
+        [rp] = home.complete("acme-sas")
+        stored = home.folder_path(rp.key)
+        data = bytearray(stored.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        stored.write_bytes(bytes(data))
+
+        for args in (("verify", rp_id), ("restore", rp_id, "--to", target)):
+            run = home.cli(*args)
+            assert run.rc != 0
+            assert "altered or replaced" in run.err
+            assert "Traceback" not in run.err + run.out
+        with pytest.raises(RecoveryPointCorruptError):
+            home.installation().restore_service().verify(rp_id)
+        with home.installation().open_loader(target) as loader:
+            assert loader.is_empty()  # nothing was restored
+
+
+def replace_object(home: BackupHome, victim: RecoveryPoint, data: bytes) -> None:
+    """Put ``data`` at ``victim``'s key and make the catalog's size and SHA-256 match it,
+    as an attacker with write access to both would: only the manifest check is left."""
+    home.folder_path(victim.key).write_bytes(data)
+    home.catalog_sql(
+        "UPDATE recovery_points SET size = ?, sha256 = ? WHERE id = ?",
+        (len(data), hashlib.sha256(data).hexdigest(), victim.id),
+    )
+
+
+def reencrypt(home: BackupHome, rp: RecoveryPoint, recipient: str, folder: Path) -> bytes:
+    """``rp``'s object decrypted with its client's identity and re-encrypted by ``age -r``."""
+    identity = folder / "identity.key"
+    identity.write_text(home.installation().keyring.identity_for(rp.client_id).to_string())
+    plain = subprocess.run(
+        ["age", "-d", "-i", str(identity)],
+        input=home.stored_bytes(rp),
+        capture_output=True,
+        check=True,
+    ).stdout
+    return subprocess.run(
+        ["age", "-r", recipient], input=plain, capture_output=True, check=True
+    ).stdout
+
+
+def test_another_clients_object_is_refused_even_when_its_hash_is_made_to_match(
+    home: BackupHome, databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (
+        databases("sqlite", seed=1) as source_a,
+        databases("sqlite", seed=2) as source_b,
+        databases("sqlite", filled=False) as target,
+    ):
+        monkeypatch.setenv("BT_CRM_A_URL", source_a)
+        monkeypatch.setenv("BT_CRM_B_URL", source_b)
+        home.policy("client-a", connection="crm_a")
+        home.policy("client-b", connection="crm_b")
+        a_id, b_id = backed_up(home, "client-a"), backed_up(home, "client-b")
+        [a] = home.complete("client-a")
+        [b] = home.complete("client-b")
+
+        # copied as is: encrypted to A's key, so B's key cannot even open it
+        replace_object(home, b, home.stored_bytes(a))
+        run = home.cli("restore", b_id, "--to", target)
+        assert run.rc != 0
+        assert f"recovery point {b_id} of client 'client-b' cannot be read" in run.err
+        assert "not encrypted to these keys" in run.err and "swapped" in run.err
+        assert "Traceback" not in run.err
+
+        # re-encrypted to B's public recipient (which anyone can read in the catalog):
+        # it decrypts, and the manifest inside names client A
+        [b_key] = [k for k in home.installation().catalog.list_client_keys()
+                   if k.client_id == "client-b"]  # fmt: skip
+        replace_object(home, b, reencrypt(home, a, b_key.recipient, tmp_path))
+        run = home.cli("restore", b_id, "--to", target)
+        assert run.rc != 0
+        assert f"names recovery point {a_id} of client client-a" in run.err
+        assert "swapped or misfiled" in run.err
+        assert "Traceback" not in run.err
+        with pytest.raises(ManifestError):
+            home.installation().restore_service().verify(b_id)
+        with home.installation().open_loader(target) as loader:
+            assert loader.is_empty()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_occupied_target_is_refused_without_force_and_replaced_with_it(
+    engine: str,
+    home: BackupHome,
+    databases: Databases,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs = make_documents(tmp_path / "documents")
+    restored = tmp_path / "restored"
+    with databases(engine) as source, databases(engine, contacts=5, seed=99) as target:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", documents=docs)
+        rp_id = backed_up(home, "acme-sas")
+        with connect(target) as conn:
+            conn.cursor().execute("CREATE TABLE stray (id integer)")
+        occupied = {t: table_rows(target, t) for t in TABLES}
+
+        run = home.cli("restore", rp_id, "--to", target, "--documents", str(restored))
+        assert run.rc == 3
+        assert "not empty" in run.err and "--force" in run.err
+        assert {t: table_rows(target, t) for t in TABLES} == occupied
+        assert not restored.exists()
+
+        (restored / "contrats").mkdir(parents=True)
+        (restored / "empty.txt").write_bytes(b"older content")
+        args = ("restore", rp_id, "--to", target, "--documents", str(restored), "--force")
+        run = home.cli(*args)
+        assert run.rc == 0, run.err
+        assert "verification: OK" in run.out
+        for table in TABLES:
+            assert table_rows(target, table) == table_rows(source, table), table
+        assert insert_company(target, "after restore") == insert_company(source, "after")
+        assert tree(restored) == tree(docs)
+
+
+def test_documents_folder_is_checked_before_the_database_is_touched(
+    home: BackupHome,
+    databases: Databases,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs = make_documents(tmp_path / "documents")
+    restored = tmp_path / "restored"
+    (restored / "contrats" / "2026").mkdir(parents=True)
+    (restored / "contrats" / "2026" / "devis-0042.pdf").write_bytes(b"someone's file")
+    with databases("sqlite") as source, databases("sqlite", filled=False) as target:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", documents=docs)
+        rp_id = backed_up(home, "acme-sas")
+        run = home.cli("restore", rp_id, "--to", target, "--documents", str(restored))
+        assert run.rc == 3
+        assert "would overwrite an existing file" in run.err
+        # refused before anything was written: the database is still empty
+        with home.installation().open_loader(target) as loader:
+            assert loader.is_empty()
+        assert (restored / "contrats" / "2026" / "devis-0042.pdf").read_bytes() == b"someone's file"
+
+
+def test_client_without_backup_option_is_refused_and_gets_no_key(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", mode="off")
+        run = home.cli("backup", "acme-sas")
+    assert run.rc == 3
+    assert "client 'acme-sas' has no active backup option (backup.mode is off)" in run.err
+    assert "Traceback" not in run.err
+    assert home.points("acme-sas") == []
+    entries = list(home.installation().catalog.evidence_entries())
+    refused = [e for e in entries if e.action == "backup.refused"]
+    assert len(refused) == 1
+    assert refused[0].subjects == {"client": "acme-sas"}
+    keys = home.cli("keys", "list", "--json")
+    assert keys.rc == 0
+    assert "acme-sas" not in keys.out
+    assert home.installation().catalog.get_client_key("acme-sas") is None
+
+
+def test_another_recovery_point_of_the_same_client_is_refused(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas")
+        service = home.installation().backup_service()
+        older, newer = service.backup("acme-sas"), service.backup("acme-sas")
+    [rp_old, rp_new] = home.complete("acme-sas")
+    assert (rp_old.id, rp_new.id) == (older.recovery_point_id, newer.recovery_point_id)
+    replace_object(home, rp_new, home.stored_bytes(rp_old))
+    run = home.cli("verify", rp_new.id)
+    assert run.rc != 0
+    assert f"names recovery point {rp_old.id} of client acme-sas" in run.err
+
+
+def test_a_read_back_that_disagrees_leaves_no_complete_row_and_no_object(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class LosingStore(FolderStore):
+        """A real folder store whose read-back reports other bytes than were sent."""
+
+        def head(self, key: str, version_id: str | None = None) -> StoredObject:
+            return replace(super().head(key, version_id), sha256="0" * 64)
+
+    installation = home.installation()
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas")
+        store = installation.store("folder")
+        store.__class__ = LosingStore
+        service = replace(installation.backup_service(), store=lambda name: store)
+        with pytest.raises(BackupVerificationError, match="differ from the bytes uploaded"):
+            service.backup("acme-sas")
+    [rp] = home.points("acme-sas")
+    assert rp.status == "failed"
+    assert list(store.list_versions("acme-sas/")) == []
+    actions = [e.action for e in home.installation().catalog.evidence_entries()]
+    assert "backup.failed" in actions and "backup.completed" not in actions
