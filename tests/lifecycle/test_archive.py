@@ -19,10 +19,8 @@ def test_one_verified_copy_per_month_and_a_rerun_copies_nothing(
 
     run = service.archive_client("acme-sas")
     copies = installation.catalog.list_archive_copies("acme-sas")
-    assert [c.recovery_point_id for c in copies] == [
-        jan_1.recovery_point_id,
-        feb_2.recovery_point_id,
-    ]
+    archived = {c.recovery_point_id for c in copies}
+    assert archived == {jan_1.recovery_point_id, feb_2.recovery_point_id}
     assert len(run.copied) == 2
     for copy in copies:
         stored = home / "stores" / "archives" / copy.key
