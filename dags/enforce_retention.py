@@ -1,0 +1,43 @@
+"""enforce_retention: daily, expire what each order form no longer allows us to keep.
+
+The pure planner decides keep or expire with a reason for every recovery point and
+archive copy (holds and locks first); expired objects are deleted in every version, then
+their catalog rows; a JSON and CSV report lists every item with its reason. With
+``dry_run`` the same planner runs and nothing is deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+from retention_pipeline import tasks
+
+
+@task(show_return_value_in_logs=True)
+def apply_retention() -> dict[str, Any]:
+    """Plan and apply; returns counts and the report paths."""
+    context = get_current_context()
+    return tasks.enforce_retention(
+        tasks.run_time(context["data_interval_end"]), dry_run=bool(context["params"]["dry_run"])
+    )
+
+
+@dag(
+    dag_id="enforce_retention",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["retention-pipeline", "retention"],
+    params={"dry_run": Param(False, type="boolean", description="Plan only; delete nothing")},
+    doc_md=__doc__,
+)
+def enforce_retention() -> None:
+    """Daily retention run."""
+    apply_retention()
+
+
+enforce_retention()

@@ -1,0 +1,167 @@
+"""The calls Airflow tasks make: one function per task, ids in, ids and counts out.
+
+This is an entry point, like ``cli``: it builds the installation (``bootstrap``) and
+calls the services. DAG files stay wiring (DESIGN section 3): every task calls exactly
+one function here.
+Each builds the installation from ``RETENTION_HOME`` when the task *runs*, never when the
+DAG file is parsed, and returns small JSON (opaque ids, counts, report paths) because
+whatever a task returns is stored in Airflow's metadata database and shown in its UI.
+
+Batching: Airflow refuses to map more than ``max_map_length`` (1024) items, so due
+clients are grouped into at most ``MAX_BATCHES`` batches. Up to 1024 clients that is
+one client per mapped task (the UI shows its id); above, a few clients per task.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from retention_pipeline.bootstrap import Installation, load_installation
+from retention_pipeline.domain.schedule import previous_fire
+from retention_pipeline.errors import RetentionError
+from retention_pipeline.services.policies import current_policy
+
+MAX_BATCHES = 1024
+ACTIVE_ERASURE = ("requested", "running", "approved", "in_progress", "failed")
+
+
+class BatchFailedError(RetentionError):
+    """Some clients of a batch failed; the others are done (a retry reuses them)."""
+
+
+def run_time(data_interval_end: datetime | None) -> datetime:
+    """The time a task acts as of: its run's interval end (repeatable on rerun), else now.
+
+    Using the interval end, not the wall clock, is what makes a retry or a rerun of the
+    same run land on the same schedule slot and the same retention decisions.
+    """
+    return data_interval_end if data_interval_end is not None else installation_now()
+
+
+def batches(ids: Sequence[str], max_batches: int = MAX_BATCHES) -> list[list[str]]:
+    """Split ids into at most ``max_batches`` batches of equal size, in order."""
+    if not ids:
+        return []
+    size = max(1, math.ceil(len(ids) / max_batches))
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+def batch_label(batch: Sequence[str]) -> str:
+    """How a mapped task is named in the UI: the client id, or first id and count."""
+    if len(batch) == 1:
+        return batch[0]
+    return f"{batch[0]} +{len(batch) - 1}"
+
+
+def _erasure_under_way(installation: Installation, client_id: str) -> bool:
+    requests = installation.catalog.list_erasure_requests(client_id)
+    return any(r.status in ACTIVE_ERASURE for r in requests)
+
+
+def backup_slot(installation: Installation, client_id: str, now: datetime) -> datetime | None:
+    """The schedule slot a backup taken ``now`` belongs to, or ``None`` if not automated."""
+    policy = current_policy(installation.catalog, client_id)
+    if policy is None or policy.backup.mode != "automated" or policy.backup.schedule is None:
+        return None
+    return previous_fire(policy.backup.schedule, now)
+
+
+def due_backup_batches(now: datetime, *, home: str | None = None) -> list[list[str]]:
+    """Automated clients whose schedule fired since their last complete recovery point."""
+    installation = load_installation(home)
+    due: list[str] = []
+    for client in installation.catalog.list_clients():
+        slot = backup_slot(installation, client.client_id, now)
+        if slot is None or _erasure_under_way(installation, client.client_id):
+            continue
+        points = installation.catalog.list_recovery_points(client.client_id, statuses=["complete"])
+        last = max((p.scheduled_for or p.created_at for p in points), default=None)
+        if last is None or last < slot:
+            due.append(client.client_id)
+    return batches(due)
+
+
+def back_up_batch(batch: Sequence[str], now: datetime, *, home: str | None = None) -> list[str]:
+    """Back up each client of the batch for its slot; return the recovery point ids.
+
+    Idempotent: a retry or rerun with the same ``now`` finds each client's slot already
+    done and returns the same recovery point. A client that fails does not stop the
+    others; the task fails at the end, naming the failed clients by id.
+    """
+    installation = load_installation(home)
+    service = installation.backup_service()
+    done: list[str] = []
+    failed: list[str] = []
+    for client_id in batch:
+        try:
+            slot = backup_slot(installation, client_id, now)
+            done.append(service.backup(client_id, scheduled_for=slot).recovery_point_id)
+        except RetentionError as error:
+            failed.append(f"{client_id} ({type(error).__name__})")
+    if failed:
+        raise BatchFailedError(
+            f"{len(failed)} of {len(batch)} clients failed: {', '.join(failed)}; "
+            "see the evidence log and retry the task (done clients are reused)"
+        )
+    return done
+
+
+def back_up_on_demand(
+    client_id: str, requested_by: str, reason: str, *, home: str | None = None
+) -> str:
+    """A semi-manual backup at a client's request; refused when its option is off."""
+    installation = load_installation(home)
+    policy = current_policy(installation.catalog, client_id)
+    if policy is not None and policy.backup_active:
+        installation.catalog.append_evidence(
+            requested_by,
+            "backup.requested",
+            {"client": client_id},
+            {"reason": reason},
+            installation_now(),
+        )
+    result = installation.backup_service().backup(client_id, requested_by=requested_by)
+    return result.recovery_point_id
+
+
+def archive_batches(*, home: str | None = None) -> list[list[str]]:
+    """Clients whose archive option is on, in batches."""
+    installation = load_installation(home)
+    ids = []
+    for client in installation.catalog.list_clients():
+        policy = current_policy(installation.catalog, client.client_id)
+        if policy is not None and policy.archive_active:
+            ids.append(client.client_id)
+    return batches(ids)
+
+
+def archive_batch(batch: Sequence[str], *, home: str | None = None) -> list[str]:
+    """Archive due recovery points of each client; return the new archive copy ids."""
+    installation = load_installation(home)
+    service = installation.archive_service()
+    copied: list[str] = []
+    for client_id in batch:
+        copied.extend(service.archive_client(client_id).copied)
+    return copied
+
+
+def enforce_retention(now: datetime, *, dry_run: bool, home: str | None = None) -> dict[str, Any]:
+    """Plan and (unless ``dry_run``) apply retention; return counts and report paths."""
+    run = load_installation(home).retention_service().apply(now, dry_run=dry_run)
+    return {
+        "items": len(run.items),
+        "expired": len(run.expired),
+        "deleted": len(run.deleted),
+        "dry_run": run.dry_run,
+        "reports": list(run.report_paths),
+    }
+
+
+def installation_now() -> datetime:
+    """The wall clock, for evidence of requests (tasks otherwise use the logical time)."""
+    from retention_pipeline.bootstrap import utc_now
+
+    return utc_now()
