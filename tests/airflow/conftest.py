@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.airflow_env import AirflowEnv, airflow_home
+from retention_pipeline.local_airflow import AirflowEnv, airflow_home
 
 SAMPLE_DAGS = Path(__file__).parent / "dags"
 # Named in tests/airflow/dags/sample_mapped.py; not imported from there, because importing a
-# DAG file would import Airflow into the pytest process (see tests/support/airflow_env.py).
+# DAG file would import Airflow into the pytest process (see retention_pipeline.local_airflow.py).
 SAMPLE_POOL = "sample_backups"
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from retention_pipeline.local_airflow import AirflowEnv, DagRunRefusedError
 from tests.airflow.conftest import SAMPLE_POOL
-from tests.support.airflow_env import AirflowEnv, DagRunRefusedError
 
 IDS = ["client-00000", "client-00001", "client-00002"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from retention_pipeline.cli.main import main
-from tests.support.airflow_env import AirflowEnv, airflow_home
+from retention_pipeline.local_airflow import AirflowEnv, airflow_home
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY_EMAIL = "canary.contact.7f3a@example.org"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from retention_pipeline import bootstrap
+from retention_pipeline.local_airflow import AirflowEnv, DagRunRefusedError
 from tests.dags.conftest import CANARY_DISPLAY, CANARY_EMAIL, CANARY_NAME, RetentionHome
-from tests.support.airflow_env import AirflowEnv, DagRunRefusedError
 
 TICK = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 PRODUCT_DAGS = {"backup_crm_databases", "backup_on_demand", "archive_backups", "enforce_retention"}

@@ -1,7 +1,7 @@
 """Run this project's DAGs in real Airflow 3.3 from tests and the demo.
 
 ``airflow_home(tmp_path)`` builds an isolated Airflow home (its own SQLite metadata DB,
-log folder and dags folder) and starts one worker process (``airflow_worker``) that
+log folder and dags folder) and starts one worker process (``local_airflow.worker``) that
 imports Airflow there; ``AirflowEnv.run_dag`` then runs a DAG with ``dag.test()``: real
 scheduling decisions, real task instances, real XCom rows, in the worker's process.
 
@@ -37,9 +37,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from tests.support.airflow_results import DagBagReport, DagRunResult, MetadataHit
+from retention_pipeline.local_airflow.results import DagBagReport, DagRunResult, MetadataHit
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DAGS_FOLDER = ROOT / "dags"
 STARTUP_TIMEOUT = 120.0
 RUN_TIMEOUT = 300.0
@@ -218,7 +218,7 @@ def airflow_home(
     worker_log = home / "logs" / "worker.log"
     with worker_log.open("ab") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.airflow_worker"],
+            [sys.executable, "-m", "retention_pipeline.local_airflow.worker"],
             cwd=ROOT,
             env={**inherited_environment(), **env},
             stdin=subprocess.PIPE,

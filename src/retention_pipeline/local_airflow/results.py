@@ -1,6 +1,6 @@
 """What a DAG run left behind, as plain values the tests assert on.
 
-The worker (``airflow_worker``) reads these from the Airflow metadata DB after
+The worker (``local_airflow.worker``) reads these from the Airflow metadata DB after
 ``dag.test()`` returns and sends them as JSON; nothing here imports Airflow. States are
 Airflow's own strings (``success``, ``failed``, ``upstream_failed``, ...).
 """

@@ -1,4 +1,4 @@
-"""The child process that runs DAGs in real Airflow for ``tests.support.airflow_env``.
+"""The child process that runs DAGs in real Airflow for ``retention_pipeline.local_airflow``.
 
 Rules this file enforces:
 - It is the only test-support module that imports Airflow, and it does so in its own
