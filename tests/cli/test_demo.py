@@ -23,6 +23,10 @@ def test_demo_runs_and_shows_plan_catalog_and_refusal(tmp_path: Path) -> None:
     assert "backup.retention.max_age: 90d -> 60d" in out
     assert "boulangerie-petit  v1      off" in out
     assert "backup.retension: is not a known field; did you mean 'retention'?" in out
-    assert "no active backup option (backup.mode is off)" in out
+    assert "backup_crm_databases: success" in out
+    assert "(refused: the client's backup option is off" in out
+    assert "archive_backups: success" in out and "enforce_retention: success" in out
+    assert "personal data found in Airflow's metadata and logs: 0" in out
+    assert "max_age exceeded" in out
     assert out.count("verification: OK") == 2  # verify, then restore
     assert "evidence log intact" in out
