@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from retention_pipeline import bootstrap
+from retention_pipeline import bootstrap, tasks
 from retention_pipeline.local_airflow import AirflowEnv, DagRunRefusedError
-from tests.dags.conftest import CANARY_DISPLAY, CANARY_EMAIL, CANARY_NAME, RetentionHome
+from tests.dags.conftest import (
+    CANARY_DISPLAY,
+    CANARY_EMAIL,
+    CANARY_NAME,
+    RetentionHome,
+    build_home,
+)
+from tests.support.crm import create_crm_schema, fill_crm
+from tests.support.moto import MotoEndpoint
+from tests.support.services import scratch_postgres_database
 
 TICK = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 PRODUCT_DAGS = {"backup_crm_databases", "backup_on_demand", "archive_backups", "enforce_retention"}
@@ -114,3 +124,50 @@ def test_no_personal_data_or_key_reaches_airflow(airflow: AirflowEnv, home: Rete
     assert airflow.search_metadata_db(needles) == []
     # The search does see what Airflow stores: the opaque ids are there.
     assert airflow.search_metadata_db(["globex-io"]) != []
+
+
+def test_scheduled_backup_with_the_production_kind_of_components(
+    airflow: AirflowEnv,
+    tmp_path: Path,
+    postgres_url: str,
+    mariadb_url: str,
+    moto: MotoEndpoint,
+) -> None:
+    """PostgreSQL catalog, S3 store on moto's HTTP server, PostgreSQL and MariaDB sources."""
+    bucket = f"dagtest-{uuid.uuid4().hex[:12]}"
+    moto.client("s3").create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": moto.region}
+    )
+    moto.client("s3").put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    with scratch_postgres_database() as catalog_url:
+        store = f'{{url: "s3://{bucket}/backups", endpoint_url: "{moto.url}", location: eu-west-3}}'
+        home = build_home(tmp_path, catalog=catalog_url, backups=store)
+        for url in (postgres_url, mariadb_url):
+            create_crm_schema(url)
+            fill_crm(url, contacts=30, seed=7)
+        home.env |= {
+            "DAGTEST_CRM_A": postgres_url,
+            "DAGTEST_CRM_B": mariadb_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+        run = airflow.run_dag("backup_crm_databases", logical_date=TICK, config=home.env)
+        assert run.state == "success", run.log_text()[-3000:]
+        installation = bootstrap.load_installation(home.path)
+        done = installation.catalog.list_recovery_points(statuses=["complete"])
+        assert sorted(p.client_id for p in done) == ["acme-sas", "globex-io"]
+        listed = moto.client("s3").list_object_versions(Bucket=bucket)["Versions"]
+        assert sorted(v["Key"] for v in listed) == sorted(f"backups/{p.key}" for p in done)
+        for point in done:
+            assert installation.restore_service().verify(point.id).ok
+
+
+def test_more_clients_than_airflow_can_map_are_batched_not_failed() -> None:
+    ids = [f"client-{n:05d}" for n in range(2500)]
+    batches = tasks.batches(ids)
+    assert len(batches) <= tasks.MAX_BATCHES
+    assert [i for batch in batches for i in batch] == ids
+    assert tasks.batches(ids[:1024]) == [[i] for i in ids[:1024]]
+    assert tasks.batch_label(batches[0]) == "client-00000 +2"
