@@ -18,6 +18,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from retention_pipeline.domain.settings import Settings
 from retention_pipeline.errors import ConfigError
 from retention_pipeline.ports.catalog import Catalog
@@ -27,12 +29,17 @@ from retention_pipeline.ports.store import ObjectStore
 from retention_pipeline.services.archive import ArchiveService
 from retention_pipeline.services.backup import BackupService
 from retention_pipeline.services.client_keys import ClientKeyring
+from retention_pipeline.services.erasure import ErasureService
 from retention_pipeline.services.restore import RestoreService
 from retention_pipeline.services.retention import RetentionService
+from retention_pipeline.services.transparency import CertificateLog
 
 HOME_ENV = "RETENTION_HOME"
 CONFIG_FILE = "retention.yaml"
 POLICIES_DIR = "policies"
+# A production catalog URL carries a password: it may come from the environment instead
+# of retention.yaml, and then overrides the file's ``catalog``.
+CATALOG_URL_ENV = "RETENTION_CATALOG_URL"
 
 
 def resolve_home(explicit: str | os.PathLike[str] | None) -> Path:
@@ -93,7 +100,8 @@ class Installation:
         """The catalog, migrated to the current schema on first use."""
         from retention_pipeline.adapters.catalog import open_catalog
 
-        return open_catalog(self.settings.catalog, base_dir=self.home)
+        url = os.environ.get(CATALOG_URL_ENV) or self.settings.catalog
+        return open_catalog(url, base_dir=self.home)
 
     @cached_property
     def custody(self) -> KeyCustody:
@@ -163,6 +171,48 @@ class Installation:
             catalog=self.catalog, store=self.store, reports_dir=self.reports_dir
         )
 
+    def signing_key(self, *, create: bool = False) -> Ed25519PrivateKey:
+        """The certificate key (``signing_key``); created only where a certificate is issued."""
+        from retention_pipeline.envelope.signing_key import load_signing_key
+
+        return load_signing_key(self.path(self.settings.signing_key), create=create)
+
+    def log_origin(self, key: Ed25519PrivateKey) -> str:
+        """The certificate log's name: stable, host-free, bound to the certificate key."""
+        from retention_pipeline.envelope.signing_key import signing_key_fingerprint
+
+        return f"retention-pipeline/{signing_key_fingerprint(key.public_key())[:16]}"
+
+    def certificate_log(self, *, create_key: bool = False) -> CertificateLog:
+        """The certificate log over this catalog, signed by the certificate key."""
+        key = self.signing_key(create=create_key)
+        return CertificateLog(self.catalog, lambda: key, self.log_origin(key))
+
+    def erasure_service(self) -> ErasureService:
+        """Certified erasure wired to this installation (one call per DAG task)."""
+        from retention_pipeline.adapters.certificate_destinations import open_destination
+        from retention_pipeline.services.certificates import CertificateIssuer
+        from retention_pipeline.services.erasure_scope import StoreReach
+
+        log = self.certificate_log(create_key=True)
+        reach = StoreReach(self.catalog, self.store, sorted(self.settings.stores))
+        issuer = CertificateIssuer(
+            catalog=self.catalog,
+            log=log,
+            signing_key=log.signing_key,
+            destination=lambda url: open_destination(url, self.settings.stores, self.home),
+            issuer=log.origin,
+            new_id=lambda: new_id("cert"),
+        )
+        return ErasureService(
+            catalog=self.catalog,
+            keyring=self.keyring,
+            reach=reach,
+            issuer=issuer,
+            clock=utc_now,
+            new_id=lambda: new_id("er"),
+        )
+
     def store(self, name: str) -> ObjectStore:
         """The named store of ``retention.yaml``, opened once and reused."""
         if name not in self._stores:
@@ -224,6 +274,11 @@ def new_recovery_point_id() -> str:
 def new_archive_copy_id() -> str:
     """An opaque, time-sortable archive copy id."""
     return f"ac-{utc_now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+def new_id(kind: str) -> str:
+    """An opaque, time-sortable id ``<kind>-<UTC time>-<random>`` (erasures, certificates)."""
+    return f"{kind}-{utc_now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
 def scratch_file() -> BinaryIO:
