@@ -5,6 +5,8 @@ Rules this module enforces, beyond the port's contract:
 * Every request goes through ``call_with_retry``; botocore's own retries are off
   (``s3_client``), so one policy decides. Each ``UploadPart`` is retried on its own: the
   part is in memory and can be resent, the caller's stream cannot be rewound.
+* At most ``s3_parts.PARTS_IN_FLIGHT`` parts of a multipart ``put`` travel at once (plus one
+  being read), so memory stays bounded while sending overlaps producing.
 * ``put`` hashes the bytes as they go out and stores the SHA-256 as the object tag
   ``sha256`` (in the ``PutObject`` request, or by ``PutObjectTagging`` right after
   ``CompleteMultipartUpload``); ``head`` reads it back with ``GetObjectTagging``.
@@ -35,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from retention_pipeline.adapters.byte_stream import CHUNK_SIZE, iter_parts
 from retention_pipeline.adapters.retry import RetryPolicy, call_with_retry
 from retention_pipeline.adapters.s3_errors import translate
+from retention_pipeline.adapters.s3_parts import send_parts
 from retention_pipeline.adapters.s3_versions import VersionDeleter, list_pages
 from retention_pipeline.ports.store import (
     NULL_VERSION,
@@ -191,26 +194,13 @@ class S3Store:
         )
         upload = {**target, "UploadId": created["UploadId"]}
         try:
-            done_parts: list[dict[str, Any]] = []
-            part, size = first, 0
-            while part:
-                number = len(done_parts) + 1
-                answer = self.call(
-                    f"UploadPart {number} of {key}",
-                    self.client.upload_part,
-                    PartNumber=number,
-                    Body=part,
-                    **upload,
-                )
-                done_parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-                size += len(part)
-                part = b""  # drop this part before the next one is read: one part in memory
-                part = next(parts, b"")
-                digest.update(part)
+            etags, size = send_parts(self, key, upload, first, parts, digest)
             done: dict[str, Any] = self.call(
                 f"CompleteMultipartUpload {key}",
                 self.client.complete_multipart_upload,
-                MultipartUpload={"Parts": done_parts},
+                MultipartUpload={
+                    "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
+                },
                 **upload,
             )
         except BaseException:

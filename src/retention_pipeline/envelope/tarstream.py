@@ -78,15 +78,20 @@ def chunked_members(
     buffer = bytearray()
     index = 0
 
-    def flush() -> bytes:
+    def flush() -> Iterator[bytes]:
+        # Header, data and padding go out as separate pieces: joining them would copy
+        # every byte of the table once more for nothing.
         nonlocal index
         name = name_of(index)
         index += 1
         if on_member is not None:
             on_member(name)
-        out = member(name, bytes(buffer))
+        data = bytes(buffer)
         buffer.clear()
-        return out
+        yield member_header(name, len(data))
+        yield data
+        if tail := padding(len(data)):
+            yield tail
 
     for chunk in chunks:
         view = memoryview(chunk)
@@ -95,6 +100,6 @@ def chunked_members(
             buffer += view[:room]
             view = view[room:]
             if len(buffer) == chunk_size:
-                yield flush()
+                yield from flush()
     if buffer or index == 0:
-        yield flush()
+        yield from flush()

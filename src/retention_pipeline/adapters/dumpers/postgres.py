@@ -13,6 +13,7 @@ creates bare tables, loads them, then adds keys, indexes and foreign keys, like 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from typing import Any
@@ -24,6 +25,13 @@ from psycopg.conninfo import make_conninfo
 from retention_pipeline.adapters.dumpers import Endpoint
 from retention_pipeline.adapters.dumpers.copy_text import CHUNK_SIZE
 from retention_pipeline.adapters.dumpers.postgres_catalog import read_snapshot
+from retention_pipeline.adapters.dumpers.postgres_lanes import (
+    LANES,
+    PIECE_SIZE,
+    SOLO_LIMIT,
+    copy_in_lanes,
+    row_pieces,
+)
 from retention_pipeline.adapters.dumpers.session import Session
 from retention_pipeline.errors import RefusedError
 from retention_pipeline.ports.source import Phase, SchemaSnapshot, SourceError, Table
@@ -130,6 +138,17 @@ class PostgresDumper(_Postgres):
 class PostgresLoader(_Postgres):
     """Writes into an empty schema; every step is its own transaction."""
 
+    def __init__(self, endpoint: Endpoint, namespace: str = "public") -> None:
+        super().__init__(endpoint, namespace)
+        try:
+            # Keys and indexes are built after the load: with the server's default 64 MB
+            # their sorts spill to disk and get one parallel worker; 256 MB keeps a CRM's
+            # largest index in memory (this session only, like pg_restore's users do).
+            self.conn.execute("SET maintenance_work_mem = '256MB'")
+        except psycopg.Error as error:
+            self.close()
+            raise self.failure("configuring the session", error) from None
+
     def is_empty(self) -> bool:
         row = self.conn.execute(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -187,12 +206,37 @@ class PostgresLoader(_Postgres):
             raise self.failure(f"creating the schema ({phase})", error) from None
 
     def load_table(self, table: Table, chunks: Iterable[bytes]) -> None:
+        """COPY the table's rows in; a large table goes through ``LANES`` sessions at once."""
         columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
         query = sql.SQL("COPY {} ({}) FROM STDIN").format(self.table_id(table.name), columns)
+        pieces = row_pieces(chunks, PIECE_SIZE)
+        head: list[bytes] = []
+        size = 0
+        for piece in pieces:
+            head.append(piece)
+            size += len(piece)
+            if size >= SOLO_LIMIT:
+                break
+        else:  # the whole table is in ``head``: one session is enough
+            self._copy_in([self.conn], query, head, table)
+            return
+        helpers = [_Postgres(self.endpoint, self.namespace) for _ in range(LANES - 1)]
         try:
-            with self.conn.transaction(), self.conn.cursor() as cur, cur.copy(query) as copy:
-                for chunk in chunks:
-                    copy.write(chunk)
+            connections = [self.conn, *(h.conn for h in helpers)]
+            self._copy_in(connections, query, itertools.chain(head, pieces), table)
+        finally:
+            for helper in helpers:
+                helper.close()
+
+    def _copy_in(
+        self,
+        connections: list[psycopg.Connection[Any]],
+        query: sql.Composed,
+        pieces: Iterable[bytes],
+        table: Table,
+    ) -> None:
+        try:
+            copy_in_lanes(connections, query, pieces)
         except psycopg.Error as error:
             raise self.failure("loading", error, table.name) from None
 
