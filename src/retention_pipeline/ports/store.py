@@ -7,9 +7,9 @@ against every adapter):
   and no empty segment. A bad key raises ``InvalidKeyError`` before any I/O.
 * ``put`` streams: it holds at most three parts of the object in memory (two in
   flight, one being read; a part is ``part_size_for(size)``). It computes a running
-  SHA-256 of the bytes it stores, keeps it with the object and returns it. A put that fails midway leaves no visible object;
-  what it did leave (an unfinished upload) is found and removed by
-  ``abort_unfinished_uploads``. A put is not idempotent (on a versioned store it adds a
+  SHA-256 of the bytes it stores, keeps it with the object and returns it. A put that
+  fails midway leaves no visible object; what it did leave (an unfinished upload) is
+  found and removed by ``abort_unfinished_uploads``. A put is not idempotent (on a versioned store it adds a
   version) but retrying it after a failure is safe.
 * ``get`` streams the stored bytes in chunks; ``head`` reads size and SHA-256 without
   the body.
