@@ -9,8 +9,8 @@ against every adapter):
   flight, one being read; a part is ``part_size_for(size)``). It computes a running
   SHA-256 of the bytes it stores, keeps it with the object and returns it. A put that
   fails midway leaves no visible object; what it did leave (an unfinished upload) is
-  found and removed by ``abort_unfinished_uploads``. A put is not idempotent (on a versioned store it adds a
-  version) but retrying it after a failure is safe.
+  found and removed by ``abort_unfinished_uploads``. A put is not idempotent (on a
+  versioned store it adds a version) but retrying it after a failure is safe.
 * ``get`` streams the stored bytes in chunks; ``head`` reads size and SHA-256 without
   the body.
 * ``list_versions`` lists every version and delete marker under a prefix, so erasure and
