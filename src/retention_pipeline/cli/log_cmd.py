@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from retention_pipeline import bootstrap
+from retention_pipeline.cli import certificate_cmd
 from retention_pipeline.cli.output import print_json
 from retention_pipeline.domain.evidence import verify_chain
 
@@ -21,6 +22,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     verify = sub.add_parser("verify", parents=[common], help="check the hash chain")
     verify.add_argument("--json", action="store_true", help="print JSON")
     verify.set_defaults(handler=run_verify)
+    certificate_cmd.register_log(sub, common)
 
 
 def run_verify(args: argparse.Namespace) -> int:

@@ -12,7 +12,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from retention_pipeline import __version__
-from retention_pipeline.cli import backup_cmd, home_cmd, log_cmd, policy_cmd, retention_cmd
+from retention_pipeline.cli import (
+    backup_cmd,
+    erasure_cmd,
+    home_cmd,
+    log_cmd,
+    policy_cmd,
+    retention_cmd,
+)
 from retention_pipeline.errors import RetentionError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -35,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (home_cmd, policy_cmd, backup_cmd, retention_cmd, log_cmd):
+    for module in (home_cmd, policy_cmd, backup_cmd, retention_cmd, log_cmd, erasure_cmd):
         module.register(commands, common)
     return parser
 

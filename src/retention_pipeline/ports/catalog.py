@@ -264,6 +264,7 @@ class Certificate:
     leaf_index: int | None
     supersedes: str | None
     bundle: dict[str, Any]
+    delivered_to: tuple[str, ...] = ()
 
 
 @runtime_checkable
@@ -375,6 +376,59 @@ class Catalog(Protocol):
 
     def add_certificate(self, certificate: NewCertificate) -> Certificate:
         """Record an issued (or scheduled) destruction certificate."""
+        ...
+
+    def get_erasure_request(self, request_id: str) -> ErasureRequest:
+        """One erasure request; ``NotFoundError`` if the id is unknown."""
+        ...
+
+    def update_erasure_request(
+        self,
+        request_id: str,
+        *,
+        status: str,
+        approved_by: str | None = None,
+        finished_at: datetime | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> ErasureRequest:
+        """Set the status (and, when given, approver, end time, details: replaced whole)."""
+        ...
+
+    def scrub_client(self, client_id: str, at: datetime, actor: str) -> int:
+        """Null the client's personal fields in ``clients`` and every policy version.
+
+        ``display_name``, ``purpose``, ``contract.reference`` and ``legal_hold.reason``
+        become null in each stored document and in the recorded ``changes``; versions,
+        digests and evidence stay (they hold no data). Logs ``client.scrubbed`` in the
+        same transaction. Idempotent; returns how many rows changed.
+        """
+        ...
+
+    def append_certificate(self, certificate: NewCertificate) -> Certificate:
+        """Record a certificate as the next leaf of the certificate log.
+
+        ``leaf_index`` is assigned here, serialized with evidence appends (the same
+        lock), so two issuers never take the same leaf; ``certificate.logged`` is
+        appended in the same transaction.
+        """
+        ...
+
+    def certificate_leaves(self, size: int | None = None) -> list[str]:
+        """``envelope_sha256`` of the first ``size`` leaves (all: None), in leaf order."""
+        ...
+
+    def get_certificate(self, certificate_id: str) -> Certificate:
+        """One certificate; ``NotFoundError`` if the id is unknown."""
+        ...
+
+    def set_certificate_bundle(
+        self, certificate_id: str, bundle: dict[str, Any], delivered_to: Iterable[str] = ()
+    ) -> Certificate:
+        """Store the finished bundle (proof, checkpoint) and where it was delivered.
+
+        The envelope inside must be the one logged: its SHA-256 is checked, so a bundle
+        can never be swapped for another certificate's.
+        """
         ...
 
     def list_certificates(self, client_id: str | None = None) -> list[Certificate]:

@@ -219,6 +219,7 @@ class CertificateRow(Base):
     leaf_index: Mapped[int | None] = mapped_column(BigInteger)
     supersedes: Mapped[str | None] = mapped_column(ID, ForeignKey("certificates.id"))
     bundle: Mapped[dict[str, Any]]
+    delivered_to: Mapped[list[Any] | None]
 
 
 class EvidenceRow(Base):

@@ -161,6 +161,7 @@ def certificate(row: CertificateRow) -> Certificate:
         leaf_index=row.leaf_index,
         supersedes=row.supersedes,
         bundle=plain(row.bundle),
+        delivered_to=tuple(str(d) for d in row.delivered_to or ()),
     )
 
 
