@@ -21,11 +21,11 @@ from typing import Any
 
 from retention_pipeline.bootstrap import Installation, load_installation
 from retention_pipeline.domain.schedule import previous_fire
-from retention_pipeline.errors import RetentionError
+from retention_pipeline.errors import RefusedError, RetentionError
+from retention_pipeline.services.backup import erasure_under_way
 from retention_pipeline.services.policies import current_policy
 
 MAX_BATCHES = 1024
-ACTIVE_ERASURE = ("requested", "running", "approved", "in_progress", "failed")
 
 
 class BatchFailedError(RetentionError):
@@ -56,11 +56,6 @@ def batch_label(batch: Sequence[str]) -> str:
     return f"{batch[0]} +{len(batch) - 1}"
 
 
-def _erasure_under_way(installation: Installation, client_id: str) -> bool:
-    requests = installation.catalog.list_erasure_requests(client_id)
-    return any(r.status in ACTIVE_ERASURE for r in requests)
-
-
 def backup_slot(installation: Installation, client_id: str, now: datetime) -> datetime | None:
     """The schedule slot a backup taken ``now`` belongs to, or ``None`` if not automated."""
     policy = current_policy(installation.catalog, client_id)
@@ -75,7 +70,7 @@ def due_backup_batches(now: datetime, *, home: str | None = None) -> list[list[s
     due: list[str] = []
     for client in installation.catalog.list_clients():
         slot = backup_slot(installation, client.client_id, now)
-        if slot is None or _erasure_under_way(installation, client.client_id):
+        if slot is None or erasure_under_way(installation.catalog, client.client_id):
             continue
         points = installation.catalog.list_recovery_points(client.client_id, statuses=["complete"])
         last = max((p.scheduled_for or p.created_at for p in points), default=None)
@@ -165,3 +160,81 @@ def installation_now() -> datetime:
     from retention_pipeline.bootstrap import utc_now
 
     return utc_now()
+
+
+SYSTEM_REQUESTER = "retention-pipeline"
+
+
+def erasure_targets(
+    params: dict[str, Any], now: datetime, *, home: str | None = None
+) -> list[dict[str, Any]]:
+    """Who to erase in this run: the client named in the run's Params, or the daily sweep.
+
+    A manual run names one client with its trigger, requester and approver. A scheduled
+    run (no client in Params) lists clients whose contract ended more than
+    ``erasure.after_contract_end`` ago; the pipeline itself is their requester, so a
+    policy with ``approval: required`` still waits for a person to approve.
+    """
+    if params.get("client"):
+        return [
+            {
+                "client": params["client"],
+                "trigger": params["trigger"],
+                "requested_by": params["requested_by"],
+                "approved_by": params.get("approved_by"),
+                "request_ref": params.get("request_ref"),
+                "dry_run": bool(params.get("dry_run")),
+                "sweep": False,
+            }
+        ]
+    due = load_installation(home).erasure_service().due_for_erasure(now)
+    return [
+        {
+            "client": client_id,
+            "trigger": "end_of_contract",
+            "requested_by": SYSTEM_REQUESTER,
+            "approved_by": None,
+            "request_ref": None,
+            "dry_run": False,
+            "sweep": True,
+        }
+        for client_id in due
+    ]
+
+
+def erase_target(
+    target: dict[str, Any], run_id: str | None, *, home: str | None = None
+) -> dict[str, Any]:
+    """Erase one client; returns ids and the certificate status only.
+
+    A refusal (legal hold, missing second person) fails a manual run with its reason;
+    in the daily sweep it is recorded (evidence log) and reported, so one held client
+    does not block the others and the refusal shows again every day it lasts.
+    """
+    service = load_installation(home).erasure_service()
+    try:
+        outcome = service.erase(
+            target["client"],
+            trigger=target["trigger"],
+            requested_by=target["requested_by"],
+            approved_by=target["approved_by"],
+            request_ref=target["request_ref"],
+            dry_run=target["dry_run"],
+            airflow_run_id=run_id,
+        )
+    except RefusedError as refusal:
+        if not target["sweep"]:
+            raise
+        return {"client": target["client"], "status": "refused", "reason": type(refusal).__name__}
+    return {
+        "client": outcome.client_id,
+        "status": outcome.status,
+        "certificate": outcome.certificate_id,
+        "request": outcome.request_id,
+    }
+
+
+def sweep_residual_copies(now: datetime, *, home: str | None = None) -> list[str]:
+    """Delete locked copies whose lock ended; return the superseding certificate ids."""
+    outcomes = load_installation(home).erasure_service().sweep_residuals(now)
+    return [o.certificate_id for o in outcomes if o.certificate_id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,13 @@ from tests.support.moto import MotoEndpoint
 from tests.support.services import scratch_postgres_database
 
 TICK = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
-PRODUCT_DAGS = {"backup_crm_databases", "backup_on_demand", "archive_backups", "enforce_retention"}
+PRODUCT_DAGS = {
+    "backup_crm_databases",
+    "backup_on_demand",
+    "archive_backups",
+    "enforce_retention",
+    "certified_erasure",
+}
 
 
 def points(home: RetentionHome) -> list[str]:
@@ -171,3 +178,73 @@ def test_more_clients_than_airflow_can_map_are_batched_not_failed() -> None:
     assert [i for batch in batches for i in batch] == ids
     assert tasks.batches(ids[:1024]) == [[i] for i in ids[:1024]]
     assert tasks.batch_label(batches[0]) == "client-00000 +2"
+
+
+def erase_conf(client: str, **extra: object) -> dict[str, object]:
+    conf: dict[str, object] = {
+        "client": client,
+        "trigger": "client_request",
+        "requested_by": "ops-alice",
+        "approved_by": "dpo-bob",
+        "request_ref": "REQ-77",
+    }
+    return conf | extra
+
+
+def test_certified_erasure_in_airflow_erases_and_issues_a_verifiable_certificate(
+    airflow: AirflowEnv, home: RetentionHome, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert airflow.run_dag("backup_crm_databases", logical_date=TICK, config=home.env).state == (
+        "success"
+    )
+    same_person = erase_conf("acme-sas", approved_by="ops-alice")
+    refused = airflow.run_dag("certified_erasure", conf=same_person, config=home.env)
+    assert refused.state == "failed"
+    assert points(home) and len(points(home)) == 2  # nothing deleted
+
+    run = airflow.run_dag("certified_erasure", conf=erase_conf("acme-sas"), config=home.env)
+    assert run.state == "success", run.log_text()[-3000:]
+    (task,) = run.mapped("erase")
+    assert task.rendered_map_index == "acme-sas"
+    result = run.xcom("erase", 0)
+    assert result["status"] == "completed" and result["certificate"]
+
+    installation = bootstrap.load_installation(home.path)
+    assert [
+        p.client_id for p in installation.catalog.list_recovery_points(statuses=["complete"])
+    ] == ["globex-io"]
+    (cert,) = installation.catalog.list_certificates("acme-sas")
+    bundle = home.path / "bundle.json"
+    bundle.write_text(json.dumps(cert.bundle))
+    assert home.cli("certificate", "pubkey") == 0
+    pem = (
+        capsys.readouterr().out.split("-----END PUBLIC KEY-----")[0] + "-----END PUBLIC KEY-----\n"
+    )
+    (home.path / "pub.pem").write_text(pem)
+    assert (
+        home.cli("certificate", "verify", str(bundle), "--pubkey", str(home.path / "pub.pem")) == 0
+    )
+    assert airflow.search_metadata_db([CANARY_DISPLAY, CANARY_EMAIL, CANARY_NAME]) == []
+
+
+def test_the_daily_sweep_erases_clients_whose_contract_ended(
+    airflow: AirflowEnv, home: RetentionHome
+) -> None:
+    policy = home.path / "policies" / "globex-io.yaml"
+    policy.write_text(
+        policy.read_text()
+        + "contract: {reference: BC-1, ends_on: 2026-09-01}\n"
+        + "erasure: {after_contract_end: 30d, approval: none}\n"
+    )
+    assert home.cli("policy", "apply") == 0
+    airflow.run_dag("backup_crm_databases", logical_date=TICK, config=home.env)
+    sweep = airflow.run_dag("certified_erasure", logical_date=TICK, config=home.env)
+    assert sweep.state == "success", sweep.log_text()[-3000:]
+    assert [t.rendered_map_index for t in sweep.mapped("erase")] == ["globex-io"]
+    installation = bootstrap.load_installation(home.path)
+    assert installation.catalog.list_recovery_points("globex-io", statuses=["complete"]) == []
+    (cert,) = installation.catalog.list_certificates("globex-io")
+    assert cert.status == "completed"
+    again = airflow.run_dag("certified_erasure", logical_date=TICK, config=home.env)
+    assert again.state == "success"
+    assert [t.state for t in again.tasks if t.task_id == "erase"] in ([], ["skipped"])

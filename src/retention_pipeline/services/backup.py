@@ -139,8 +139,14 @@ class BackupService:
 
     def _active_policy(self, client_id: str, requested_by: str | None) -> ClientPolicy:
         policy = current_policy(self.catalog, client_id)
-        if policy is None or not policy.backup_active:
-            reason = "no policy" if policy is None else f"backup.mode is {policy.backup.mode}"
+        erasing = erasure_under_way(self.catalog, client_id)
+        if policy is None or not policy.backup_active or erasing:
+            if erasing:
+                reason = "an erasure of this client is under way or done"
+            elif policy is None:
+                reason = "no policy"
+            else:
+                reason = f"backup.mode is {policy.backup.mode}"
             self.catalog.append_evidence(
                 requested_by or SYSTEM_ACTOR,
                 "backup.refused",
@@ -273,6 +279,16 @@ class BackupService:
         """Remove every version and unfinished upload of an attempt's object key."""
         store.abort_unfinished_uploads(rp.key)
         purge_object(store, rp.key)
+
+
+# Erasure request statuses after which a client must never be backed up again (an
+# interrupted or failed erasure is resumed, not overtaken by new copies).
+ERASING_STATUSES = frozenset({"running", "failed", "completed", "completed_with_exceptions"})
+
+
+def erasure_under_way(catalog: Catalog, client_id: str) -> bool:
+    """Whether an erasure of the client has started (and not merely been refused)."""
+    return any(r.status in ERASING_STATUSES for r in catalog.list_erasure_requests(client_id))
 
 
 def recovery_point_key(client_id: str, rp_id: str) -> str:
