@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from airflow_steps import client_table, run_dags, seed_history, utc_now
+from erasure_steps import certificate_checks
 
 from retention_pipeline.cli.main import main as cli
 
@@ -139,7 +140,26 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
-    step("11. The evidence log is intact")
+    step("11. Certified erasure of a client, verified by the client on its own")
+    erased = _points(home, "cabinet-martin")
+    who = ["--requested-by", "ops-alice", "--approved-by", "dpo-bob", "--request-ref", "REQ-2031"]
+    erase = ["erase", "cabinet-martin", "--trigger", "client_request", *who]
+    checks.append(run(*erase, "--dry-run", "--home", str(home)))
+    checks.append(run(*erase, "--home", str(home)))
+    checks.append(certificate_checks(home, run))
+    gone = run(
+        "restore",
+        erased[-1],
+        "--to",
+        f"sqlite:///{home / 'restored' / 'gone.db'}",
+        "--home",
+        str(home),
+    )
+    print(f"(exit code {gone}: the erased client's backups can no longer be restored)")
+    checks.append(0 if gone != 0 else 1)
+    checks.append(run("keys", "list", "--home", str(home)))
+
+    step("12. The evidence log is intact")
     checks.append(run("log", "verify", "--home", str(home)))
 
     failed = [c for c in checks if c != 0]

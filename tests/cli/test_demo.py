@@ -28,5 +28,11 @@ def test_demo_runs_and_shows_plan_catalog_and_refusal(tmp_path: Path) -> None:
     assert "archive_backups: success" in out and "enforce_retention: success" in out
     assert "personal data found in Airflow's metadata and logs: 0" in out
     assert "max_age exceeded" in out
+    assert "erasure of cabinet-martin completed" in out
+    assert "verified: client cabinet-martin, status completed" in out
+    assert "Signature Verified Successfully" in out  # the openssl recipe, as documented
+    assert "is deleted; only complete recovery points can be read" in out
+    assert "cabinet-martin  local    destroyed" in out
+    assert "Cabinet Martin" not in out.split("=== 11.")[1]  # no personal data in the proof
     assert out.count("verification: OK") == 2  # verify, then restore
     assert "evidence log intact" in out
