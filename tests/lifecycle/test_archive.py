@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from retention_pipeline import bootstrap
+from retention_pipeline.adapters.folder_store import FolderStore
+from retention_pipeline.ports.store import StoredObject
+from retention_pipeline.services.archive import ArchiveVerificationError
 from tests.lifecycle.conftest import BackupAt, day
 
 
@@ -48,3 +55,33 @@ def test_a_client_without_the_archive_option_is_not_archived(
     assert not (home / "stores" / "archives").exists() or not any(
         (home / "stores" / "archives").rglob("*.age")
     )
+
+
+class CorruptingStore(FolderStore):
+    """A real folder store that damages one byte of what it is given (a faulty medium)."""
+
+    def put(self, key: str, data: Any, **kwargs: Any) -> StoredObject:
+        def damaged() -> Iterator[bytes]:
+            first = True
+            for chunk in data:
+                if first and chunk:
+                    chunk = bytes([chunk[0] ^ 1]) + chunk[1:]
+                    first = False
+                yield chunk
+
+        return super().put(key, damaged(), **kwargs)
+
+
+def test_a_copy_that_fails_verification_is_removed_and_the_run_fails(
+    home: Path, backup_at: BackupAt
+) -> None:
+    backup_at(day(0))
+    installation = bootstrap.load_installation(home)
+    faulty = CorruptingStore("archives", home / "stores" / "archives", "eu-west-3")
+    stores = {"backups": installation.store("backups"), "archives": faulty}
+    service = replace(installation.archive_service(), store=stores.__getitem__)
+
+    with pytest.raises(ArchiveVerificationError, match="the copy was removed"):
+        service.archive_client("acme-sas")
+    assert list(faulty.list_versions("acme-sas/")) == []
+    assert installation.catalog.list_archive_copies("acme-sas") == []
