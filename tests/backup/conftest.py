@@ -22,10 +22,9 @@ from typing import Any
 import pytest
 import yaml
 
-from retention_pipeline import bootstrap
-from retention_pipeline.cli.main import main
 from retention_pipeline.ports.catalog import RecoveryPoint
 from tests.support.crm import create_crm_schema, fill_crm
+from tests.support.home import CliHome, init_home, versioned_bucket, write_settings
 from tests.support.moto import MotoEndpoint
 from tests.support.services import scratch_mariadb_database, scratch_postgres_database
 
@@ -33,30 +32,11 @@ ENGINES = ("postgresql", "mariadb", "sqlite")
 URL_ENV = {"crm_a": "BT_CRM_A_URL", "crm_b": "BT_CRM_B_URL"}
 
 
-@dataclass(frozen=True)
-class Run:
-    """One CLI invocation as the operator saw it."""
-
-    rc: int
-    out: str
-    err: str
-
-
 @dataclass
-class BackupHome:
+class BackupHome(CliHome):
     """A home folder plus the handles a test needs to look at it from outside."""
 
-    path: Path
-    moto: MotoEndpoint
     bucket: str
-    capsys: pytest.CaptureFixture[str]
-
-    def cli(self, *args: str) -> Run:
-        """Run ``retention-pipeline ARGS --home HOME`` in-process; capture its output."""
-        self.capsys.readouterr()
-        rc = main([*args, "--home", str(self.path)])
-        captured = self.capsys.readouterr()
-        return Run(rc, captured.out, captured.err)
 
     def policy(
         self,
@@ -96,10 +76,6 @@ class BackupHome:
         run = self.cli("policy", "apply", "--actor", "tester")
         assert run.rc == 0, run.out + run.err
 
-    def installation(self) -> bootstrap.Installation:
-        """A fresh installation object, as a new process would build it."""
-        return bootstrap.load_installation(self.path)
-
     def points(self, client: str) -> list[RecoveryPoint]:
         """The client's recovery points, read from the catalog."""
         return self.installation().catalog.list_recovery_points(client)
@@ -129,42 +105,18 @@ class BackupHome:
         return rows
 
 
-def versioned_bucket(moto: MotoEndpoint) -> str:
-    """A fresh bucket with versioning enabled, in moto's region."""
-    name = f"rp-backup-{uuid.uuid4().hex[:20]}"
-    s3 = moto.client("s3")
-    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": moto.region})
-    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return name
-
-
-def write_settings(home: Path, moto: MotoEndpoint, bucket: str, custody: str) -> None:
+def backup_settings(home: Path, moto: MotoEndpoint, bucket: str, custody: str) -> None:
     """``retention.yaml`` with both stores, both connections and the chosen custody."""
-    key_custody: dict[str, Any] = {"kind": "local", "master_key_file": "keys/master.key"}
-    if custody == "aws-kms":
-        key_custody = {
-            "kind": "aws-kms",
-            "region": moto.region,
-            "endpoint_url": moto.url,
-            # moto lives for the whole session: a prefix per home keeps aliases apart
-            "key_alias_prefix": f"alias/rp-test-{uuid.uuid4().hex[:12]}/",
-        }
-    settings = {
-        "catalog": "sqlite:///catalog.db",
-        "key_custody": key_custody,
-        "signing_key": "keys/certificates.ed25519",
-        "stores": {
-            "folder": {"url": "file://stores/backups", "location": "local-eu"},
-            "s3": {
-                "url": f"s3://{bucket}/backups",
-                "endpoint_url": moto.url,
-                "location": moto.region,
-            },
-        },
-        "connections": {name: {"url_env": env} for name, env in URL_ENV.items()},
-        "reports": "reports",
-    }
-    (home / "retention.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    s3 = {"url": f"s3://{bucket}/backups", "endpoint_url": moto.url, "location": moto.region}
+    write_settings(
+        home,
+        moto,
+        custody,
+        alias_prefix="rp-test",
+        stores={"s3": s3},
+        connections={name: {"url_env": env} for name, env in URL_ENV.items()},
+        reports="reports",
+    )
 
 
 @pytest.fixture
@@ -174,11 +126,10 @@ def make_home(
     """Build a home with ``local`` or ``aws-kms`` custody (see the module docstring)."""
 
     def build(custody: str = "local") -> BackupHome:
-        path = tmp_home / f"home-{custody}"
-        assert main(["init", "--home", str(path)]) == 0
-        bucket = versioned_bucket(moto)
-        write_settings(path, moto, bucket, custody)
-        return BackupHome(path, moto, bucket, capsys)
+        path = init_home(tmp_home / f"home-{custody}")
+        bucket = versioned_bucket(moto, "rp-backup")
+        backup_settings(path, moto, bucket, custody)
+        return BackupHome(path=path, moto=moto, capsys=capsys, bucket=bucket)
 
     return build
 

@@ -11,7 +11,6 @@ multipart upload, and an object in the folder store.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,10 +21,10 @@ import pytest
 import yaml
 
 from retention_pipeline import bootstrap
-from retention_pipeline.cli.main import main
 from retention_pipeline.services.archive import ArchiveService
 from retention_pipeline.services.policies import current_policy
 from tests.support.crm import create_crm_schema, fill_crm
+from tests.support.home import CliHome, Run, init_home, versioned_bucket, write_settings
 from tests.support.moto import MotoEndpoint
 
 CLIENT = "dupont-conseil"
@@ -35,35 +34,12 @@ REFERENCE = "BC-2026-0042"
 URL_ENV = "ER_CRM_URL"
 
 
-@dataclass(frozen=True)
-class Run:
-    """One CLI invocation as the operator saw it."""
-
-    rc: int
-    out: str
-    err: str
-
-
 @dataclass
-class ErasureHome:
+class ErasureHome(CliHome):
     """A home folder and the handles a test needs to look at it from outside."""
 
-    path: Path
-    moto: MotoEndpoint
     buckets: dict[str, str]
-    capsys: pytest.CaptureFixture[str]
     planted: dict[str, Any] = field(default_factory=dict)
-
-    def cli(self, *args: str) -> Run:
-        """Run ``retention-pipeline ARGS --home HOME`` in-process; capture its output."""
-        self.capsys.readouterr()
-        rc = main([*args, "--home", str(self.path)])
-        captured = self.capsys.readouterr()
-        return Run(rc, captured.out, captured.err)
-
-    def installation(self) -> bootstrap.Installation:
-        """A fresh installation, as a new process would build it."""
-        return bootstrap.load_installation(self.path)
 
     def policy(self, **changes: Any) -> None:
         """Write the client's order form (``changes`` replace top-level sections); apply it."""
@@ -116,39 +92,20 @@ class ErasureHome:
         )  # fmt: skip
 
 
-def _bucket(moto: MotoEndpoint, *, lock: bool) -> str:
-    name = f"er-{'vault' if lock else 'data'}-{uuid.uuid4().hex[:16]}"
-    s3 = moto.client("s3")
-    extra = {"ObjectLockEnabledForBucket": True} if lock else {}
-    s3.create_bucket(
-        Bucket=name, CreateBucketConfiguration={"LocationConstraint": moto.region}, **extra
-    )
-    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return name
-
-
 def _settings(home: Path, moto: MotoEndpoint, buckets: dict[str, str], custody: str) -> None:
-    key_custody: dict[str, Any] = {"kind": "local", "master_key_file": "keys/master.key"}
-    if custody == "aws-kms":
-        key_custody = {
-            "kind": "aws-kms",
-            "region": moto.region,
-            "endpoint_url": moto.url,
-            "key_alias_prefix": f"alias/er-{uuid.uuid4().hex[:12]}/",
-        }
     s3 = {"endpoint_url": moto.url, "location": moto.region}
-    settings = {
-        "catalog": "sqlite:///catalog.db",
-        "key_custody": key_custody,
-        "signing_key": "keys/certificates.ed25519",
-        "stores": {
-            "folder": {"url": "file://stores/backups", "location": "local-eu"},
-            "s3": {"url": f"s3://{buckets['s3']}/backups", **s3},
-            "vault": {"url": f"s3://{buckets['vault']}/archives", "object_lock": True, **s3},
-        },
-        "connections": {"crm": {"url_env": URL_ENV}},
+    stores = {
+        "s3": {"url": f"s3://{buckets['s3']}/backups", **s3},
+        "vault": {"url": f"s3://{buckets['vault']}/archives", "object_lock": True, **s3},
     }
-    (home / "retention.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    write_settings(
+        home,
+        moto,
+        custody,
+        alias_prefix="er",
+        stores=stores,
+        connections={"crm": {"url_env": URL_ENV}},
+    )
 
 
 def populate(home: ErasureHome) -> None:
@@ -191,11 +148,13 @@ def make_home(
     monkeypatch.setenv(URL_ENV, f"sqlite:///{database}")
 
     def build(custody: str = "local", lock_days: int | None = None, **policy: Any) -> ErasureHome:
-        path = tmp_home / f"home-{custody}"
-        assert main(["init", "--home", str(path)]) == 0
-        buckets = {"s3": _bucket(moto, lock=False), "vault": _bucket(moto, lock=True)}
+        path = init_home(tmp_home / f"home-{custody}")
+        buckets = {
+            "s3": versioned_bucket(moto, "er-data"),
+            "vault": versioned_bucket(moto, "er-vault", lock=True),
+        }
         _settings(path, moto, buckets, custody)
-        home = ErasureHome(path, moto, buckets, capsys)
+        home = ErasureHome(path=path, moto=moto, capsys=capsys, buckets=buckets)
         if lock_days is not None:
             archive = {
                 "enabled": True,

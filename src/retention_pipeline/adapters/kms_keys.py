@@ -36,6 +36,8 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+from retention_pipeline.adapters.key_custody import check_unwrap
+from retention_pipeline.adapters.s3_errors import error_code
 from retention_pipeline.ports.keys import (
     CustodyKind,
     KeyCustodyError,
@@ -87,17 +89,10 @@ def kms_client(endpoint_url: str | None, region: str) -> Any:
     return boto3.client("kms", endpoint_url=endpoint_url, region_name=region, config=config)
 
 
-def _code(error: ClientError) -> tuple[str, int]:
-    response = getattr(error, "response", {}) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
-    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-    return code, status
-
-
 def _translate(error: Exception, where: str) -> KeyCustodyError:
     """The port error for a botocore failure of ``where`` (operation, client, key)."""
     if isinstance(error, ClientError):
-        code, status = _code(error)
+        code, status = error_code(error)
         detail = f"{code or 'no code'} (HTTP {status})"
         if code in _UNAVAILABLE:
             return KeyUnavailableError(
@@ -220,17 +215,7 @@ class KmsKeyCustody:
         ``KeyUnavailableError`` (key pending deletion, disabled, deleted) and
         ``WrappedIdentityError`` (altered blob, other client) are permanent.
         """
-        check_client_id(client_id)
-        if wrapped.custody != self.kind:
-            raise KeyCustodyError(
-                f"wrapped identity of client {client_id!r} is in {wrapped.custody!r} "
-                "custody; configure key_custody of that kind to unwrap it"
-            )
-        if wrapped.context != client_id:
-            raise WrappedIdentityError(
-                f"wrapped identity was made for client {wrapped.context!r}, not "
-                f"{client_id!r}; a client key cannot be moved to another client"
-            )
+        check_unwrap(wrapped, client_id, self.kind)
         meta = self._describe(wrapped.kek_id, client_id)
         self._require_enabled(meta, client_id, "unwrap")
         response = self._call(
@@ -294,7 +279,7 @@ class KmsKeyCustody:
         try:
             self._kms.create_alias(AliasName=alias, TargetKeyId=arn)
         except ClientError as error:
-            if _code(error)[0] == "AlreadyExistsException":
+            if error_code(error)[0] == "AlreadyExistsException":
                 return False
             raise _translate(error, f"KMS CreateAlias for client {client_id!r}") from None
         except BotoCoreError as error:
@@ -320,7 +305,7 @@ class KmsKeyCustody:
         try:
             return dict(self._kms.describe_key(KeyId=key_id)["KeyMetadata"])
         except ClientError as error:
-            if _code(error)[0] == "NotFoundException":
+            if error_code(error)[0] == "NotFoundException":
                 return None
             raise _translate(error, f"KMS DescribeKey for client {client_id!r}") from None
         except BotoCoreError as error:

@@ -41,6 +41,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
+from retention_pipeline.adapters.key_custody import check_unwrap
 from retention_pipeline.ports.keys import (
     CustodyKind,
     KeyCustodyError,
@@ -120,17 +121,7 @@ class LocalKeyCustody:
         replaced master key file); ``WrappedIdentityError`` when it does not
         authenticate. Both are permanent.
         """
-        check_client_id(client_id)
-        if wrapped.custody != self.kind:
-            raise KeyCustodyError(
-                f"wrapped identity of client {client_id!r} is in {wrapped.custody!r} "
-                "custody; configure key_custody of that kind to unwrap it"
-            )
-        if wrapped.context != client_id:
-            raise WrappedIdentityError(
-                f"wrapped identity was made for client {wrapped.context!r}, not "
-                f"{client_id!r}; a client key cannot be moved to another client"
-            )
+        check_unwrap(wrapped, client_id, self.kind)
         master = self._master_key()
         own = kek_fingerprint(master)
         if wrapped.kek_id != own:

@@ -65,7 +65,11 @@ TRANSIENT_CODES = frozenset(
 
 
 def error_code(error: ClientError) -> tuple[str, int]:
-    """The S3 error code and HTTP status of a ``ClientError``."""
+    """The error code and HTTP status of a ``ClientError`` (S3's, and KMS's for ``kms_keys``).
+
+    botocore shapes every AWS service's error answer alike; either part may be missing
+    (``""``, ``0``) when a server answers with a bare status.
+    """
     response = getattr(error, "response", {}) or {}
     code = str(response.get("Error", {}).get("Code", ""))
     status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)

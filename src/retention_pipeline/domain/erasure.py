@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from retention_pipeline.envelope.certificate import (
+    OPAQUE_ID_PATTERN,
     DestructionPredicate,
     KeyDestructionInfo,
     LocationResult,
@@ -39,8 +40,11 @@ from retention_pipeline.envelope.certificate_predicate import Status, format_tim
 from retention_pipeline.errors import RefusedError
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-STAFF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+/-]{0,127}$")
-_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+/-]{0,127}$")
+# Staff ids and order form numbers go into the certificate: the certificate schema's own
+# pattern decides what they may look like, so a gate here never lets through an id that
+# signing would then refuse.
+STAFF_ID = re.compile(OPAQUE_ID_PATTERN)
+_REFERENCE = STAFF_ID
 STORE_CHECK = "list-versions+get"
 NO_KEY_FINGERPRINT = EMPTY_SHA256
 

@@ -45,6 +45,7 @@ from retention_pipeline.envelope.certificate_predicate import (
     predicate_to_json,
 )
 from retention_pipeline.envelope.certificate_schema import (
+    OPAQUE_ID_PATTERN,
     STATEMENT_TYPE,
     schema_problems,
     statement_schema,
@@ -52,6 +53,7 @@ from retention_pipeline.envelope.certificate_schema import (
 from retention_pipeline.envelope.dsse import CertificateError
 
 __all__ = [
+    "OPAQUE_ID_PATTERN",
     "PREDICATE_TYPE",
     "STATEMENT_TYPE",
     "DestructionPredicate",

@@ -29,7 +29,11 @@ from retention_pipeline.envelope.certificate_predicate import (
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 MAX_COUNT = 2**53 - 1
 
-_ID = r"^[A-Za-z0-9][A-Za-z0-9._:+/-]{0,127}$"  # opaque ids: no '@', no spaces
+# Opaque ids (certificate, issuer, staff, order form, kek): no '@', no spaces, so no
+# e-mail address or full name fits. ``domain.erasure`` checks staff ids and contract
+# references against this same pattern before a certificate is built.
+OPAQUE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:+/-]{0,127}$"
+_ID = OPAQUE_ID_PATTERN  # the short name the tables below use
 _WORD = r"^[a-z0-9][a-z0-9_.+-]{0,127}$"  # methods, custody kinds, triggers
 _HEX64 = r"^[0-9a-f]{64}$"
 _TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"

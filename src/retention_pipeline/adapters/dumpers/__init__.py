@@ -12,6 +12,7 @@ ports never import adapters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from retention_pipeline.errors import ConfigError
@@ -79,30 +80,28 @@ def parse_url(url: str) -> Endpoint:
 def open_dumper(url: str) -> Dumper:
     """A dumper reading one consistent snapshot of the database at ``url``."""
     endpoint = parse_url(url)
-    if endpoint.engine == "postgresql":
-        from retention_pipeline.adapters.dumpers.postgres import PostgresDumper
-
-        return PostgresDumper(endpoint)
-    if endpoint.engine == "mariadb":
-        from retention_pipeline.adapters.dumpers.mariadb import MariaDBDumper
-
-        return MariaDBDumper(endpoint)
-    from retention_pipeline.adapters.dumpers.sqlite import SQLiteDumper
-
-    return SQLiteDumper(endpoint)
+    return _adapters(endpoint.engine)[0](endpoint)
 
 
 def open_loader(url: str) -> Loader:
     """A loader writing into the (empty) database at ``url``."""
     endpoint = parse_url(url)
-    if endpoint.engine == "postgresql":
-        from retention_pipeline.adapters.dumpers.postgres import PostgresLoader
+    return _adapters(endpoint.engine)[1](endpoint)
 
-        return PostgresLoader(endpoint)
-    if endpoint.engine == "mariadb":
-        from retention_pipeline.adapters.dumpers.mariadb import MariaDBLoader
 
-        return MariaDBLoader(endpoint)
-    from retention_pipeline.adapters.dumpers.sqlite import SQLiteLoader
+def _adapters(engine: str) -> tuple[Callable[[Endpoint], Dumper], Callable[[Endpoint], Loader]]:
+    """The dumper and loader classes of ``engine`` (one of ``_SCHEMES``' values).
 
-    return SQLiteLoader(endpoint)
+    Imported on demand so that a deployment with one engine needs only that driver.
+    """
+    if engine == "postgresql":
+        from retention_pipeline.adapters.dumpers.postgres import PostgresDumper, PostgresLoader
+
+        return PostgresDumper, PostgresLoader
+    if engine == "mariadb":
+        from retention_pipeline.adapters.dumpers.mariadb import MariaDBDumper, MariaDBLoader
+
+        return MariaDBDumper, MariaDBLoader
+    from retention_pipeline.adapters.dumpers.sqlite import SQLiteDumper, SQLiteLoader
+
+    return SQLiteDumper, SQLiteLoader

@@ -16,7 +16,8 @@ file PostgreSQL wrote is read the same way.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 NULL = b"\\N"
 CHUNK_SIZE = 256 * 1024
@@ -102,3 +103,23 @@ def rechunk(rows: Iterable[bytes], size: int = CHUNK_SIZE) -> Iterator[bytes]:
             buffer, length = [], 0
     if buffer:
         yield b"".join(buffer)
+
+
+def parsed_batches(
+    chunks: Iterable[bytes], parsers: Sequence[Callable[[bytes], Any]], size: int
+) -> Iterator[list[list[Any]]]:
+    """Rows of ``chunks`` as lists of driver parameters, ``size`` rows at a time.
+
+    A loader that inserts row by row (MariaDB, SQLite) sends each batch with one
+    ``executemany``: one round trip per batch, and memory bounded by one batch. Each field
+    goes through its column's parser; ``\\N`` stays None.
+    """
+    batch: list[list[Any]] = []
+    for line in lines(chunks):
+        pairs = zip(parsers, decode_row(line), strict=True)
+        batch.append([None if f is None else parse(f) for parse, f in pairs])
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

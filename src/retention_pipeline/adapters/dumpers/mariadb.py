@@ -26,16 +26,14 @@ import pymysql.cursors
 
 from retention_pipeline.adapters.dumpers import Endpoint
 from retention_pipeline.adapters.dumpers.copy_text import (
-    decode_row,
     encode_row,
     from_hex_text,
     hex_text,
-    lines,
+    parsed_batches,
     rechunk,
 )
 from retention_pipeline.adapters.dumpers.mariadb_catalog import quote, read_snapshot
 from retention_pipeline.adapters.dumpers.session import Session
-from retention_pipeline.errors import RefusedError
 from retention_pipeline.ports.source import Column, Phase, SchemaSnapshot, Table
 
 DATA_FORMAT = "mariadb-copy-text"
@@ -176,16 +174,7 @@ class MariaDBLoader(_MariaDB):
             raise self.failure("emptying the target", error) from None
 
     def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
-        if snapshot.engine != self.engine:
-            raise RefusedError(
-                f"{self.endpoint.label}: the dump is of a {snapshot.engine} database; "
-                "restore it into a database of the same engine"
-            )
-        if phase == "tables" and not self.is_empty():
-            raise RefusedError(
-                f"{self.endpoint.label}: the target database is not empty; "
-                "restore into an empty database"
-            )
+        self.refuse_unsafe_target(snapshot, phase, self.is_empty)
         if phase == "tables":
             statements = [t.create_sql or "" for t in snapshot.tables]
         else:
@@ -207,15 +196,7 @@ class MariaDBLoader(_MariaDB):
         try:
             self.conn.begin()
             with self.conn.cursor() as cur:
-                batch: list[list[Any]] = []
-                for line in lines(chunks):
-                    fields = decode_row(line)
-                    pairs = zip(parsers, fields, strict=True)
-                    batch.append([None if f is None else parse(f) for parse, f in pairs])
-                    if len(batch) >= BATCH_ROWS:
-                        cur.executemany(statement, batch)
-                        batch = []
-                if batch:
+                for batch in parsed_batches(chunks, parsers, BATCH_ROWS):
                     cur.executemany(statement, batch)
             self.conn.commit()
         except pymysql.MySQLError as error:

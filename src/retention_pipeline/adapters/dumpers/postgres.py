@@ -33,7 +33,6 @@ from retention_pipeline.adapters.dumpers.postgres_lanes import (
     row_pieces,
 )
 from retention_pipeline.adapters.dumpers.session import Session
-from retention_pipeline.errors import RefusedError
 from retention_pipeline.ports.source import Phase, SchemaSnapshot, SourceError, Table
 
 Statement = sql.SQL | sql.Composed
@@ -186,16 +185,9 @@ class PostgresLoader(_Postgres):
             raise self.failure("emptying the target", error) from None
 
     def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
-        if snapshot.engine != self.engine:
-            raise RefusedError(
-                f"{self.endpoint.label}: the dump is of a {snapshot.engine} database; "
-                "restore it into a database of the same engine"
-            )
-        if phase == "tables" and not self.is_empty():
-            raise RefusedError(
-                f"{self.endpoint.label}: the target schema {self.namespace} is not empty; "
-                "restore into an empty database"
-            )
+        self.refuse_unsafe_target(
+            snapshot, phase, self.is_empty, target=f"the target schema {self.namespace}"
+        )
         ddl = _table_ddl if phase == "tables" else _constraint_ddl
         statements = ddl(self, snapshot)
         try:

@@ -1,5 +1,8 @@
 """What every dumper and loader shares: the connection's lifetime and safe error messages.
 
+Loaders also share ``refuse_unsafe_target``: a restore never mixes engines and never
+writes its tables into a target that already holds some.
+
 Driver errors are never passed through: their text can quote a row (``Key (email)=(...)
 already exists``) or the connection string. ``failure`` keeps only the endpoint label, the
 table, the step and the engine's error code, and the ``from None`` drops the driver
@@ -8,17 +11,20 @@ exception from the traceback as well.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
 from retention_pipeline.adapters.dumpers import Endpoint
-from retention_pipeline.ports.source import SourceError
+from retention_pipeline.errors import RefusedError
+from retention_pipeline.ports.source import Phase, SchemaSnapshot, SourceError
 
 
 class Session:
     """Base of the adapters: ``with`` support around an idempotent ``close``."""
 
     endpoint: Endpoint
+    engine: str
 
     def close(self) -> None:
         """Release the connection; subclasses end their transaction first."""
@@ -41,6 +47,30 @@ class Session:
             f"{self.endpoint.label}{where}: {step} failed ({error_code(error)}); "
             "check that the server is up, the database exists and the account may use it"
         )
+
+    def refuse_unsafe_target(
+        self,
+        snapshot: SchemaSnapshot,
+        phase: Phase,
+        is_empty: Callable[[], bool],
+        *,
+        target: str = "the target database",
+        remedy: str = "restore into an empty database",
+    ) -> None:
+        """Refuse a dump of another engine, or a ``tables`` phase into a non-empty target.
+
+        Replaying DDL of another engine fails half-way, and loading into existing tables
+        mixes a client's restored rows with whatever was there: both are refused before any
+        statement runs. ``is_empty`` is only asked in the ``tables`` phase (the constraints
+        phase runs after this restore's own tables exist).
+        """
+        if snapshot.engine != self.engine:
+            raise RefusedError(
+                f"{self.endpoint.label}: the dump is of a {snapshot.engine} database; "
+                "restore it into a database of the same engine"
+            )
+        if phase == "tables" and not is_empty():
+            raise RefusedError(f"{self.endpoint.label}: {target} is not empty; {remedy}")
 
 
 def error_code(error: BaseException) -> str:

@@ -29,16 +29,15 @@ from typing import Any
 
 from retention_pipeline.adapters.dumpers import Endpoint
 from retention_pipeline.adapters.dumpers.copy_text import (
-    decode_row,
     encode_row,
     from_hex_text,
     hex_text,
-    lines,
+    parsed_batches,
     rechunk,
 )
 from retention_pipeline.adapters.dumpers.session import Session
 from retention_pipeline.adapters.dumpers.sqlite_catalog import quote, read_snapshot
-from retention_pipeline.errors import ConfigError, RefusedError
+from retention_pipeline.errors import ConfigError
 from retention_pipeline.ports.source import Column, Phase, SchemaSnapshot, SourceError, Table
 
 DATA_FORMAT = "sqlite-copy-text"
@@ -151,16 +150,9 @@ class SQLiteLoader(_SQLite):
         )
 
     def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
-        if snapshot.engine != self.engine:
-            raise RefusedError(
-                f"{self.endpoint.label}: the dump is of a {snapshot.engine} database; "
-                "restore it into a database of the same engine"
-            )
-        if phase == "tables" and not self.is_empty():
-            raise RefusedError(
-                f"{self.endpoint.label}: the target database is not empty; "
-                "restore into a new, empty file"
-            )
+        self.refuse_unsafe_target(
+            snapshot, phase, self.is_empty, remedy="restore into a new, empty file"
+        )
         if phase == "tables":
             statements = [t.create_sql or "" for t in snapshot.tables]
         else:
@@ -190,14 +182,7 @@ class SQLiteLoader(_SQLite):
         parsers = [_parser(c) for c in table.columns]
         try:
             self.conn.execute("BEGIN")
-            batch: list[list[Any]] = []
-            for line in lines(chunks):
-                pairs = zip(parsers, decode_row(line), strict=True)
-                batch.append([None if f is None else parse(f) for parse, f in pairs])
-                if len(batch) >= BATCH_ROWS:
-                    self.conn.executemany(statement, batch)
-                    batch = []
-            if batch:
+            for batch in parsed_batches(chunks, parsers, BATCH_ROWS):
                 self.conn.executemany(statement, batch)
             self.conn.execute("COMMIT")
         except sqlite3.Error as error:
