@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.support.moto import MotoEndpoint, moto_server
+from tests.support.services import scratch_mariadb_database, scratch_postgres_database
+
 # Property tests check behaviour, not speed: on a loaded 2-core CI machine a per-example
 # deadline only produces flaky failures (speed belongs to benchmarks/).
 settings.register_profile("retention", deadline=None)
 settings.load_profile("retention")
-
-from tests.support.moto import MotoEndpoint, moto_server
-from tests.support.services import scratch_mariadb_database, scratch_postgres_database
 
 
 @pytest.fixture(scope="session")
