@@ -266,7 +266,8 @@ def policy_json_schema() -> dict[str, Any]:
 
     It covers fields and types; cross-field rules are only checked by ``policy check``.
     """
-    schema = ClientPolicy.model_json_schema()
+    # Serialization mode: defaults are shown as they are written in a file (30d, not P30D).
+    schema = ClientPolicy.model_json_schema(mode="serialization")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
