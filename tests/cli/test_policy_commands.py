@@ -117,6 +117,8 @@ def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     schema = json.loads(out)
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert "backup" in schema["properties"]
+    erasure = schema["$defs"]["Erasure"]["properties"]["after_contract_end"]
+    assert erasure["default"] == "30d"  # as written in a policy file, not ISO 8601 "P30D"
 
 
 def test_log_verify_detects_an_edited_entry_with_exit_code_1(
