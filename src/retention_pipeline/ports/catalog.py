@@ -40,9 +40,13 @@ __all__ = [
     "ErasureRequest",
     "ErasureTrigger",
     "EvidenceEntry",
+    "IntegrityCheck",
+    "IntegrityCheckKind",
+    "IntegrityCheckResult",
     "NewArchiveCopy",
     "NewCertificate",
     "NewErasureRequest",
+    "NewIntegrityCheck",
     "NewRecoveryPoint",
     "PolicyVersion",
     "RecoveryPoint",
@@ -54,6 +58,8 @@ RecoveryPointStatus = Literal["pending", "complete", "failed", "deleted"]
 ArchiveCopyStatus = Literal["present", "deleted"]
 ErasureTrigger = Literal["end_of_contract", "client_request", "retention_expiry"]
 CertificateStatus = Literal["completed", "completed_with_exceptions", "scheduled"]
+IntegrityCheckKind = Literal["verify", "restore_drill"]
+IntegrityCheckResult = Literal["passed", "failed"]
 
 # target status -> the statuses it may be reached from. "complete" only from "pending":
 # a backup is written, then verified, then committed once (DESIGN.md section 4).
@@ -267,6 +273,35 @@ class Certificate:
     delivered_to: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class NewIntegrityCheck:
+    """A finished verification or restore drill of one recovery point, to record.
+
+    ``details`` holds counts only (tables, rows, documents, problems): never data.
+    """
+
+    id: str
+    client_id: str
+    recovery_point_id: str
+    kind: IntegrityCheckKind
+    result: IntegrityCheckResult
+    checked_at: datetime
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IntegrityCheck:
+    """A recorded verification (decrypt + checksums) or restore drill."""
+
+    id: str
+    client_id: str
+    recovery_point_id: str
+    kind: IntegrityCheckKind
+    result: IntegrityCheckResult
+    checked_at: datetime
+    details: dict[str, Any]
+
+
 @runtime_checkable
 class Catalog(Protocol):
     """The pipeline's memory. See the module docstring for the full contract."""
@@ -452,4 +487,15 @@ class Catalog(Protocol):
 
     def evidence_head(self) -> EvidenceEntry | None:
         """The entry with the highest seq, or ``None`` for an empty log."""
+        ...
+
+    def add_integrity_check(self, check: NewIntegrityCheck) -> IntegrityCheck:
+        """Record a verification or restore drill; ``ConflictError`` if the id is taken.
+
+        ``NotFoundError`` if the recovery point is unknown or belongs to another client.
+        """
+        ...
+
+    def list_integrity_checks(self, client_id: str | None = None) -> list[IntegrityCheck]:
+        """Integrity checks, oldest ``checked_at`` first, filtered by client when given."""
         ...

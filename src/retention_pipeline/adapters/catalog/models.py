@@ -248,3 +248,22 @@ class EvidenceHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(SHA256)
+
+
+class IntegrityCheckRow(Base):
+    """One verification (decrypt + checksums) or restore drill of a recovery point."""
+
+    __tablename__ = "integrity_checks"
+    __table_args__ = (
+        Index(None, "client_id", "checked_at"),
+        CheckConstraint("kind IN ('verify','restore_drill')", name="kind"),
+        CheckConstraint("result IN ('passed','failed')", name="result"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    client_id: Mapped[str] = mapped_column(CLIENT_ID, ForeignKey("clients.client_id"))
+    recovery_point_id: Mapped[str] = mapped_column(ID, ForeignKey("recovery_points.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    result: Mapped[str] = mapped_column(String(16))
+    checked_at: Mapped[datetime]
+    details: Mapped[dict[str, Any]]
