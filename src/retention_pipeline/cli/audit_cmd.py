@@ -1,4 +1,7 @@
-"""``audit controls``: every compliance control's verdict per client, with its evidence.
+"""``audit controls`` and ``audit report``: every compliance control's verdict per client.
+
+``audit controls`` prints the verdicts with their evidence; ``audit report`` writes them,
+with the facts behind the charts, as one HTML page, CSV or JSON file (``services.report``).
 
 Auditors' scripts take ``--json``; people get a table and one summary line. The command
 reports, it never fails a run: exit code 0 whatever the verdicts (the ``audit_compliance``
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from retention_pipeline import bootstrap
@@ -16,6 +20,7 @@ from retention_pipeline.cli.output import print_json, print_table
 from retention_pipeline.domain.controls import ControlResult, summary
 from retention_pipeline.errors import ConfigError, NotFoundError
 from retention_pipeline.services.audit import audit
+from retention_pipeline.services.report import FORMATS, Format, report, write
 
 EVIDENCE_WIDTH = 90
 
@@ -39,6 +44,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="every client needs a passed restore drill within M days (default 90)",
     )  # fmt: skip
     controls.set_defaults(handler=run_controls)
+    add_report_parser(sub, common)
 
 
 def run_controls(args: argparse.Namespace) -> int:
@@ -69,6 +75,42 @@ def run_controls(args: argparse.Namespace) -> int:
         ["CLIENT", "CONTROL", "VERDICT", "EVIDENCE"],
         [[r.client_id, r.control_id, r.verdict, short_evidence(r.evidence)] for r in results],
     )
+    print(
+        f"{counts['compliant']} compliant, {counts['non_compliant']} non-compliant, "
+        f"{counts['not_applicable']} not applicable"
+    )
+    return 0
+
+
+def add_report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``audit report``: the same verdicts written as one HTML, CSV or JSON file."""
+    parser = sub.add_parser(
+        "report", parents=[common], help="write the compliance report (HTML, CSV or JSON)"
+    )
+    parser.add_argument("--client", help="only this client (and installation-wide controls)")
+    parser.add_argument("--format", choices=FORMATS, default="html", help="default html")
+    parser.add_argument(
+        "--out", metavar="PATH", help="file to write (default <home>/reports/audit-<UTC>.<ext>)"
+    )
+    parser.add_argument("--now", help="evaluate as of this UTC time (ISO 8601), default now")
+    parser.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Write the report, print its path and the summary line; exit 0 whatever the verdicts."""
+    installation = bootstrap.load_installation(args.home)
+    now = parse_now(args.now)
+    fmt: Format = args.format
+    built = report(installation, now, client=args.client)
+    if args.out:
+        path = Path(args.out).expanduser()
+    else:
+        path = installation.reports_dir / f"audit-{now:%Y%m%dT%H%M%SZ}.{fmt}"
+    if path.is_dir():
+        raise ConfigError(f"--out: {path} is a folder; give a file name like audit.{fmt}")
+    write(built, fmt, path)
+    counts = built.summary
+    print(path)
     print(
         f"{counts['compliant']} compliant, {counts['non_compliant']} non-compliant, "
         f"{counts['not_applicable']} not applicable"
