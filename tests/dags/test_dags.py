@@ -29,6 +29,8 @@ PRODUCT_DAGS = {
     "archive_backups",
     "enforce_retention",
     "certified_erasure",
+    "verify_backups",
+    "audit_compliance",
 }
 
 
