@@ -16,23 +16,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from retention_pipeline.domain.settings import Settings
 from retention_pipeline.errors import ConfigError
-from retention_pipeline.ports.catalog import Catalog
-from retention_pipeline.ports.keys import KeyCustody
-from retention_pipeline.ports.source import Dumper, Loader
-from retention_pipeline.ports.store import ObjectStore
-from retention_pipeline.services.archive import ArchiveService
-from retention_pipeline.services.backup import BackupService
-from retention_pipeline.services.client_keys import ClientKeyring
-from retention_pipeline.services.erasure import ErasureService
-from retention_pipeline.services.restore import RestoreService
-from retention_pipeline.services.retention import RetentionService
-from retention_pipeline.services.transparency import CertificateLog
+
+if TYPE_CHECKING:
+    # Imported where used instead: a CLI command pays only for the services it runs
+    # (start-up time is part of every backup's wall time, benchmarks/README.md).
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from retention_pipeline.domain.settings import Settings
+    from retention_pipeline.ports.catalog import Catalog
+    from retention_pipeline.ports.keys import KeyCustody
+    from retention_pipeline.ports.source import Dumper, Loader
+    from retention_pipeline.ports.store import ObjectStore
+    from retention_pipeline.services.archive import ArchiveService
+    from retention_pipeline.services.backup import BackupService
+    from retention_pipeline.services.client_keys import ClientKeyring
+    from retention_pipeline.services.erasure import ErasureService
+    from retention_pipeline.services.restore import RestoreService
+    from retention_pipeline.services.retention import RetentionService
+    from retention_pipeline.services.transparency import CertificateLog
 
 HOME_ENV = "RETENTION_HOME"
 CONFIG_FILE = "retention.yaml"
@@ -120,6 +124,8 @@ class Installation:
     @cached_property
     def keyring(self) -> ClientKeyring:
         """Client keys: recipients for backups, identities for restores."""
+        from retention_pipeline.services.client_keys import ClientKeyring
+
         return ClientKeyring(self.catalog, self.custody)
 
     def open_dumper(self, url: str) -> Dumper:
@@ -136,6 +142,8 @@ class Installation:
 
     def backup_service(self) -> BackupService:
         """The backup use case wired to this installation's catalog, keys and stores."""
+        from retention_pipeline.services.backup import BackupService
+
         return BackupService(
             catalog=self.catalog,
             keyring=self.keyring,
@@ -150,6 +158,8 @@ class Installation:
 
     def restore_service(self) -> RestoreService:
         """The verify and restore use cases wired to this installation."""
+        from retention_pipeline.services.restore import RestoreService
+
         return RestoreService(
             catalog=self.catalog,
             keyring=self.keyring,
@@ -161,12 +171,16 @@ class Installation:
 
     def archive_service(self) -> ArchiveService:
         """The archive use case: copies onto separate storage, verified."""
+        from retention_pipeline.services.archive import ArchiveService
+
         return ArchiveService(
             catalog=self.catalog, store=self.store, clock=utc_now, new_id=new_archive_copy_id
         )
 
     def retention_service(self) -> RetentionService:
         """The retention use case: plan, delete, report."""
+        from retention_pipeline.services.retention import RetentionService
+
         return RetentionService(
             catalog=self.catalog, store=self.store, reports_dir=self.reports_dir
         )
@@ -185,6 +199,8 @@ class Installation:
 
     def certificate_log(self, *, create_key: bool = False) -> CertificateLog:
         """The certificate log over this catalog, signed by the certificate key."""
+        from retention_pipeline.services.transparency import CertificateLog
+
         key = self.signing_key(create=create_key)
         return CertificateLog(self.catalog, lambda: key, self.log_origin(key))
 
@@ -192,6 +208,7 @@ class Installation:
         """Certified erasure wired to this installation (one call per DAG task)."""
         from retention_pipeline.adapters.certificate_destinations import open_destination
         from retention_pipeline.services.certificates import CertificateIssuer
+        from retention_pipeline.services.erasure import ErasureService
         from retention_pipeline.services.erasure_scope import StoreReach
 
         log = self.certificate_log(create_key=True)

@@ -8,25 +8,56 @@ code (2 for bad input, 3 for a refusal), never as a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
 from retention_pipeline import __version__
-from retention_pipeline.cli import (
-    backup_cmd,
-    erasure_cmd,
-    home_cmd,
-    log_cmd,
-    policy_cmd,
-    retention_cmd,
-)
 from retention_pipeline.errors import RetentionError
 
 Handler = Callable[[argparse.Namespace], int]
 
+# Which module registers each top-level command. Only the chosen command's module is
+# imported (each pulls in its services: start-up is part of every command's wall time,
+# benchmarks/README.md); an unknown command or ``--help`` loads them all.
+# tests/cli/test_command_modules.py checks this table against the modules.
+COMMAND_MODULES = {
+    "init": "home_cmd",
+    "config": "home_cmd",
+    "clients": "home_cmd",
+    "policy": "policy_cmd",
+    "backup": "backup_cmd",
+    "points": "backup_cmd",
+    "verify": "backup_cmd",
+    "restore": "backup_cmd",
+    "cleanup": "backup_cmd",
+    "keys": "backup_cmd",
+    "retention": "retention_cmd",
+    "archive": "retention_cmd",
+    "log": "log_cmd",
+    "erase": "erasure_cmd",
+    "certificate": "erasure_cmd",
+}
+MODULE_ORDER = ("home_cmd", "policy_cmd", "backup_cmd", "retention_cmd", "log_cmd", "erasure_cmd")
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser; each command module registers its own subcommands."""
+
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The top-level command named in ``argv`` (first positional word), if any."""
+    words = iter(argv)
+    for word in words:
+        if word == "--home":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; each command module registers its own subcommands.
+
+    With a known ``command``, only the module that provides it is imported and
+    registered (the parse and its errors are the same for that command); otherwise all.
+    """
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--home",
@@ -42,15 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (home_cmd, policy_cmd, backup_cmd, retention_cmd, log_cmd, erasure_cmd):
+    chosen = COMMAND_MODULES.get(command or "")
+    for name in (chosen,) if chosen else MODULE_ORDER:
+        module = importlib.import_module(f"retention_pipeline.cli.{name}")
         module.register(commands, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(chosen_command(words))
+    args = parser.parse_args(words)
     if not hasattr(args, "home"):
         args.home = None
     handler: Handler = args.handler

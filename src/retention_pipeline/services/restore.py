@@ -25,6 +25,7 @@ from typing import BinaryIO
 from retention_pipeline.envelope.age import decrypt_stream
 from retention_pipeline.envelope.age_format import IntegrityError
 from retention_pipeline.envelope.manifest import ManifestError
+from retention_pipeline.envelope.readahead import read_ahead
 from retention_pipeline.envelope.recovery_point import RecoveryPointReader
 from retention_pipeline.envelope.spool import SealedSpool
 from retention_pipeline.errors import RefusedError, RetentionError
@@ -155,10 +156,14 @@ class RestoreService:
         return rp, reader
 
     def _fetch(self, rp: RecoveryPoint, scratch: BinaryIO) -> SealedSpool:
-        """Download the object into a sealed spool; its hash must match before decrypting."""
+        """Download the object into a sealed spool; its hash must match before decrypting.
+
+        The download runs ahead in a background thread (network reads overlap hashing and
+        sealing); nothing is decrypted until the whole object has arrived and matched.
+        """
         spool = SealedSpool(scratch)
         digest = hashlib.sha256()
-        for chunk in self.store(rp.store).get(rp.key, rp.version_id):
+        for chunk in read_ahead(self.store(rp.store).get(rp.key, rp.version_id)):
             digest.update(chunk)
             spool.write(chunk)
         if spool.size != rp.size or digest.hexdigest() != rp.sha256:
