@@ -37,8 +37,17 @@ COMMAND_MODULES = {
     "log": "log_cmd",
     "erase": "erasure_cmd",
     "certificate": "erasure_cmd",
+    "audit": "audit_cmd",
 }
-MODULE_ORDER = ("home_cmd", "policy_cmd", "backup_cmd", "retention_cmd", "log_cmd", "erasure_cmd")
+MODULE_ORDER = (
+    "home_cmd",
+    "policy_cmd",
+    "backup_cmd",
+    "retention_cmd",
+    "log_cmd",
+    "erasure_cmd",
+    "audit_cmd",
+)
 
 
 def chosen_command(argv: Sequence[str]) -> str | None:

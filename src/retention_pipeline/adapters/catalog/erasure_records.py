@@ -29,7 +29,6 @@ from retention_pipeline.adapters.catalog.models import (
     PolicyVersionRow,
 )
 from retention_pipeline.adapters.catalog.transactions import Transactions
-from retention_pipeline.envelope.bundle import envelope_sha256
 from retention_pipeline.ports.catalog import (
     Certificate,
     ConflictError,
@@ -191,6 +190,10 @@ class ErasureRecords(Transactions):
         self, certificate_id: str, bundle: dict[str, Any], delivered_to: Iterable[str] = ()
     ) -> Certificate:
         """Store the finished bundle and its destinations; the envelope must be the logged one."""
+        # Imported here: the bundle module pulls in jsonschema, which every other catalog
+        # use (every CLI command) would otherwise pay for at start-up.
+        from retention_pipeline.envelope.bundle import envelope_sha256
+
         digest = envelope_sha256(bundle.get("envelope") or {})
         with self._write() as session:
             row = self._need(session, CertificateRow, certificate_id, "certificate", "check the id")
