@@ -66,6 +66,16 @@ def test_c1_does_not_apply_when_every_option_is_off() -> None:
     assert result("C1", healthy(policy=off, key=None)).verdict == "not_applicable"
 
 
+def test_c1_does_not_apply_once_the_client_was_erased() -> None:
+    destroyed = KeyFacts(KEY_FP, "destroyed", T0)
+    erased = healthy(key=destroyed, erasure_requests=(request(),))
+    found = result("C1", erased)
+    assert found.verdict == "not_applicable"
+    assert found.evidence["erasure_requests"] == ["er-1"]
+    running = healthy(key=destroyed, erasure_requests=(request(status="running"),))
+    assert result("C1", running).verdict == "non_compliant"
+
+
 # -- C2: last complete backup within schedule plus grace ---------------------------------
 
 

@@ -126,7 +126,7 @@ def test_log_verify_detects_an_edited_entry_with_exit_code_1(
 ) -> None:
     run(capsys, "policy", "apply", "--home", str(home))
     code, out, _ = run(capsys, "log", "verify", "--home", str(home))
-    assert code == 0 and "intact: 3 entries" in out
+    assert code == 0 and "intact: 5 entries" in out  # 3 policies, 2 client keys
     with sqlite3.connect(home / "catalog.db") as db:
         db.execute("UPDATE evidence_log SET actor = 'someone-else' WHERE seq = 2")
     code, out, _ = run(capsys, "log", "verify", "--home", str(home))
@@ -153,3 +153,17 @@ def test_init_refuses_to_overwrite_and_writes_a_valid_config(
     assert code == 0 and "ok" in out
     code, _, err = run(capsys, "init", "--home", str(tmp_home))
     assert code == 2 and "already exists" in err
+
+
+def test_apply_gives_each_client_with_an_active_option_its_key_and_no_one_else(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "policy", "apply", "--home", str(home))
+    assert code == 0
+    assert "created the client key of atelier-dupont" in out
+    code, out, _ = run(capsys, "keys", "list", "--json", "--home", str(home))
+    keys = {k["client"]: k for k in json.loads(out)}
+    assert set(keys) == {"atelier-dupont", "cabinet-martin"}  # boulangerie-petit: all off
+    assert all(k["state"] == "active" for k in keys.values())
+    code, out, _ = run(capsys, "policy", "apply", "--home", str(home))
+    assert "created the client key" not in out  # once only

@@ -97,11 +97,14 @@ def run_apply(args: argparse.Namespace) -> int:
         print("dry run: nothing recorded")
         return 0
     actor = args.actor or getpass.getuser()
-    recorded = policies.apply(catalog, plans, loaded, actor=actor, now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    recorded = policies.apply(catalog, plans, loaded, actor=actor, now=now)
     for version in recorded:
         print(f"recorded {version.client_id} policy v{version.version} by {version.actor}")
     if not recorded:
         print("nothing to record")
+    for client_id, fingerprint in policies.activate_keys(installation.keyring, loaded, now):
+        print(f"created the client key of {client_id} (fingerprint {fingerprint[:16]})")
     return 0
 
 

@@ -90,6 +90,10 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
+# Erasure statuses after which a client has no key on purpose (certified erasure).
+ERASED = frozenset({"completed", "completed_with_exceptions"})
+
+
 # -- C1 ------------------------------------------------------------------------------------
 
 
@@ -100,6 +104,9 @@ def policy_and_key(ctx: Context, client: ClientSnapshot) -> Outcome:
     policy = client.policy
     if policy is None or not policy.processes_anything:
         return not_applicable("no_active_option", policy_version=client.policy_version)
+    erased = [r.id for r in client.erasure_requests if r.status in ERASED]
+    if erased:  # its key was destroyed on purpose: nothing is processed any more
+        return not_applicable("erased", erasure_requests=erased)
     key = client.key
     evidence = {
         "policy_version": client.policy_version,

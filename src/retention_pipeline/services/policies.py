@@ -17,6 +17,7 @@ from retention_pipeline.domain.policy_plan import ClientPlan, plan_policies
 from retention_pipeline.domain.settings import Settings
 from retention_pipeline.errors import NotFoundError, PolicyError
 from retention_pipeline.ports.catalog import Catalog, PolicyVersion
+from retention_pipeline.services.client_keys import ClientKeyring
 from retention_pipeline.services.policy_check import check_policy_text, load_policies
 
 
@@ -93,6 +94,27 @@ def apply(
             )
         )
     return recorded
+
+
+def activate_keys(
+    keyring: ClientKeyring, loaded: LoadedPolicies, now: datetime
+) -> list[tuple[str, str]]:
+    """Give each client whose policy activates an option its key pair, now.
+
+    The order form's protection starts when the option is activated, not at the first
+    backup: from then on the public recipient is in the catalog for any worker. Clients
+    whose key was destroyed (erased) are skipped. Returns (client, fingerprint) of the
+    keys this call created.
+    """
+    created: list[tuple[str, str]] = []
+    for client_id, policy in sorted(loaded.policies.items()):
+        if not policy.processes_anything or not policy.protection.hoster_can_decrypt:
+            continue
+        if keyring.catalog.get_client_key(client_id) is not None:
+            continue
+        key = keyring.ensure_key(client_id, now)
+        created.append((client_id, key.fingerprint))
+    return created
 
 
 def current_policy(catalog: Catalog, client_id: str) -> ClientPolicy | None:
