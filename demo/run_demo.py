@@ -12,9 +12,11 @@ import os
 import shutil
 import sqlite3
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from airflow_steps import client_table, run_dags, seed_history, utc_now
+from compliance_steps import apply_as_of, audit_step
 from erasure_steps import certificate_checks
 
 from retention_pipeline.cli.main import main as cli
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     checks.append(run("policy", "validate", "--home", str(home)))
 
     step("3. Apply: the plan, then one recorded policy version per client")
-    checks.append(run("policy", "apply", "--home", str(home), "--actor", "demo-operator"))
+    checks.append(apply_as_of(home, utc_now() - timedelta(days=60)))
 
     step("4. The client amends its order form: a field-by-field plan")
     amended = home / "policies" / "cabinet-martin.yaml"
@@ -159,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     checks.append(0 if gone != 0 else 1)
     checks.append(run("keys", "list", "--home", str(home)))
 
-    step("12. The evidence log is intact")
+    step("12. The auditors' view: compliance controls and the report")
+    checks.append(audit_step(home, utc_now(), run))
+
+    step("13. The evidence log is intact")
     checks.append(run("log", "verify", "--home", str(home)))
 
     failed = [c for c in checks if c != 0]

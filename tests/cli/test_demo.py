@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,5 +35,10 @@ def test_demo_runs_and_shows_plan_catalog_and_refusal(tmp_path: Path) -> None:
     assert "is deleted; only complete recovery points can be read" in out
     assert "cabinet-martin  local    destroyed" in out
     assert "Cabinet Martin" not in out.split("=== 11.")[1]  # no personal data in the proof
+    audit = out.split("=== 12.")[1]
+    assert "atelier-dupont  C3       non_compliant" in audit  # the deliberate violation
+    assert "atelier-dupont  C4       compliant" in audit  # history ran under its policy
+    assert re.search(r"reports/audit-\d{8}T\d{6}Z\.html", audit)
+    assert re.search(r"\d+ compliant, 2 non-compliant, \d+ not applicable", audit)
     assert out.count("verification: OK") == 2  # verify, then restore
     assert "evidence log intact" in out
