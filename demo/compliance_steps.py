@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from retention_pipeline import bootstrap
-from retention_pipeline.cli.policy_cmd import print_plan
+from retention_pipeline.cli.policy_cmd import apply_and_report
 from retention_pipeline.services import policies
 
 
@@ -25,14 +25,7 @@ def apply_as_of(home: Path, when: datetime) -> int:
     installation = bootstrap.load_installation(home)
     folder = installation.policies_dir
     loaded = policies.read_policies(folder, installation.settings, policies_dir=folder)
-    plans = policies.plan(installation.catalog, loaded)
-    print_plan(plans)
-    for version in policies.apply(
-        installation.catalog, plans, loaded, actor="demo-operator", now=when
-    ):
-        print(f"recorded {version.client_id} policy v{version.version} by {version.actor}")
-    for client_id, fingerprint in policies.activate_keys(installation.keyring, loaded, when):
-        print(f"created the client key of {client_id} (fingerprint {fingerprint[:16]})")
+    apply_and_report(installation, loaded, actor="demo-operator", now=when)
     return 0
 
 

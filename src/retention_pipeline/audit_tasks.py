@@ -22,7 +22,7 @@ from retention_pipeline.ports.catalog import IntegrityCheckKind, NewIntegrityChe
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR
 from retention_pipeline.services.integrity import check_id, record_verification
 from retention_pipeline.services.policies import current_policy
-from retention_pipeline.tasks import MAX_BATCHES, batches
+from retention_pipeline.tasks import MAX_BATCHES, batches, utc_instant
 
 
 class VerificationFailedError(RetentionError):
@@ -31,20 +31,6 @@ class VerificationFailedError(RetentionError):
 
 class NonCompliantError(RetentionError):
     """The audit found controls that are not met; the report names them."""
-
-
-def utc_instant(moment: datetime) -> datetime:
-    """``moment`` as a plain ``datetime`` in UTC.
-
-    Airflow hands tasks pendulum ``DateTime`` objects; passed as is, the controls'
-    schedule arithmetic refused one as naive (seen with ``audit_compliance``). A stdlib
-    instant behaves the same everywhere, so every task below starts from one.
-    """
-    aware = moment.astimezone(UTC)
-    return datetime(
-        aware.year, aware.month, aware.day, aware.hour, aware.minute, aware.second,
-        aware.microsecond, tzinfo=UTC,
-    )  # fmt: skip
 
 
 def integrity_slice(now: datetime, days: int, *, home: str | None = None) -> list[list[str]]:

@@ -40,8 +40,21 @@ def run_time(data_interval_end: datetime | None) -> datetime:
     """
     if data_interval_end is None:
         return installation_now()
-    # Airflow hands tasks pendulum DateTimes; the domain wants plain aware datetimes.
-    return datetime.fromtimestamp(data_interval_end.timestamp(), tz=UTC)
+    return utc_instant(data_interval_end)
+
+
+def utc_instant(moment: datetime) -> datetime:
+    """``moment`` as a plain ``datetime`` in UTC.
+
+    Airflow hands tasks pendulum ``DateTime`` objects; passed as is, the controls'
+    schedule arithmetic refused one as naive (seen with ``audit_compliance``). A stdlib
+    instant behaves the same everywhere, so every task below starts from one.
+    """
+    aware = moment.astimezone(UTC)
+    return datetime(
+        aware.year, aware.month, aware.day, aware.hour, aware.minute, aware.second,
+        aware.microsecond, tzinfo=UTC,
+    )  # fmt: skip
 
 
 def batches(ids: Sequence[str], max_batches: int = MAX_BATCHES) -> list[list[str]]:

@@ -90,14 +90,26 @@ def print_plan(plans: list[ClientPlan]) -> None:
 def run_apply(args: argparse.Namespace) -> int:
     """Print the plan, then record a policy version per changed client."""
     installation, loaded = _loaded(args)
+    actor = args.actor or getpass.getuser()
+    apply_and_report(installation, loaded, actor=actor, now=datetime.now(UTC), dry_run=args.dry_run)
+    return 0
+
+
+def apply_and_report(
+    installation: bootstrap.Installation,
+    loaded: policies.LoadedPolicies,
+    *,
+    actor: str,
+    now: datetime,
+    dry_run: bool = False,
+) -> None:
+    """Print the plan, record the versions as of ``now``, and give new clients their key."""
     catalog = installation.catalog
     plans = policies.plan(catalog, loaded)
     print_plan(plans)
-    if args.dry_run:
+    if dry_run:
         print("dry run: nothing recorded")
-        return 0
-    actor = args.actor or getpass.getuser()
-    now = datetime.now(UTC)
+        return
     recorded = policies.apply(catalog, plans, loaded, actor=actor, now=now)
     for version in recorded:
         print(f"recorded {version.client_id} policy v{version.version} by {version.actor}")
@@ -105,7 +117,6 @@ def run_apply(args: argparse.Namespace) -> int:
         print("nothing to record")
     for client_id, fingerprint in policies.activate_keys(installation.keyring, loaded, now):
         print(f"created the client key of {client_id} (fingerprint {fingerprint[:16]})")
-    return 0
 
 
 def run_schema(args: argparse.Namespace) -> int:
