@@ -26,10 +26,11 @@ def split(data: bytes, size: int) -> Iterable[bytes]:
 
 
 def restore(url: str, snapshot: SchemaSnapshot, data: dict[str, bytes], chunk: int = 65536) -> None:
-    """Tables, data, constraints, counters: the documented restore order."""
+    """Tables, data, every later phase, counters: the documented restore order."""
     with open_loader(url) as loader:
         loader.create_schema(snapshot, phase="tables")
         for table in snapshot.tables:
             loader.load_table(table, split(data[table.name], chunk))
-        loader.create_schema(snapshot, phase="constraints")
+        for phase in ("keys", "indexes", "constraints"):
+            loader.create_schema(snapshot, phase=phase)
         loader.set_sequences(snapshot)

@@ -18,10 +18,14 @@ Contract of every adapter:
   It never writes. ``dump_table`` streams in chunks of bounded size; it never holds a table.
 * A ``Loader`` only writes into an empty database (``is_empty()``); ``create_schema`` with
   ``phase="tables"`` refuses a non-empty target with ``RefusedError``. Restore order is:
-  ``create_schema(phase="tables")``, ``load_table`` for each table, ``create_schema(
-  phase="constraints")`` (keys, indexes and foreign keys after the data, which is both faster
-  and independent of table order), then ``set_sequences``. None of these is idempotent: a
-  failed restore is retried into a fresh empty database.
+  ``create_schema(phase="tables")``, ``load_table`` for each table, then the phases that
+  follow the data (faster, and independent of table order): ``keys`` (what an ordered
+  re-dump walks: primary keys), ``indexes`` (builds that leave every table readable: it
+  runs while the verification re-dumps the tables through another session),
+  ``constraints`` (what needs a table to itself; it runs once the verification's session
+  is closed), then ``set_sequences``. An engine may do all of its work in one of these
+  phases and none in the others. None of these is idempotent: a failed restore is retried
+  into a fresh empty database.
 * Verification dumps the restored database again through a ``Dumper`` and compares the row
   count and SHA-256 of every table (``digest_tables`` and ``table_dump_mismatches``).
 * Errors are ``SourceError`` (permanent for this run) naming the engine, host and table,
@@ -41,7 +45,7 @@ from typing import Any, Literal, Protocol, Self, runtime_checkable
 from retention_pipeline.errors import RetentionError
 
 Engine = Literal["postgresql", "mariadb", "sqlite"]
-Phase = Literal["tables", "constraints"]
+Phase = Literal["tables", "keys", "indexes", "constraints"]
 SNAPSHOT_FORMAT = "retention-pipeline/schema-snapshot/v1"
 
 
@@ -320,7 +324,7 @@ class Loader(Protocol):
         ...
 
     def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
-        """``tables``: bare tables and sequences; ``constraints``: keys, indexes, FKs."""
+        """One phase of the restore order above (``tables``: bare tables and sequences)."""
         ...
 
     def load_table(self, table: Table, chunks: Iterable[bytes]) -> None:

@@ -8,15 +8,18 @@ Ordering, which every change here must keep:
    SHA-256 must equal the catalog's before a single byte is decrypted;
 3. the decrypted manifest must name the same client and recovery point as the catalog
    row, so a swapped or misfiled object is never restored as someone else's;
-4. restore loads tables, then keys, indexes and foreign keys, then sequences, writes
-   the documents, and finally dumps the target again to compare each table's row count
-   and checksum with the manifest.
+4. restore loads tables, then primary keys; then, while the indexes and foreign keys
+   are built, a second session dumps the target again to compare each table's row count
+   and checksum with the manifest (the builds leave the tables readable and change no
+   row); then the constraints that need a table to itself, the sequences, and the
+   documents. A mismatch is reported whatever step it was found at.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +37,7 @@ from retention_pipeline.ports.source import (
     Dumper,
     Loader,
     SchemaSnapshot,
+    Table,
     TableDump,
     digest_tables,
     table_dump_mismatches,
@@ -103,23 +107,28 @@ class RestoreService:
                 snapshot = SchemaSnapshot.from_json(reader.schema_json)
             # every refusal comes before the first write: a refused restore changes nothing
             _check_documents_target(reader, documents_to, force)
+            actual: list[TableDump] = []
             with _corruption(rp):
                 if snapshot is not None:
-                    self._load(reader, snapshot, target_url, force)
+                    actual = self._load(reader, snapshot, target_url, force)
                 self._write_documents(reader, documents_to, force)
                 reader.finish()
         problems: list[str] = []
         if snapshot is not None:
             expected = [TableDump(t.name, t.rows, t.sha256, t.data_format) for t in manifest.tables]
-            with self.open_dumper(target_url) as dumper:
-                actual = digest_tables(dumper, [snapshot.table(t.name) for t in manifest.tables])
             problems = table_dump_mismatches(expected, actual)
         return _report(rp, reader, problems)
 
     def _load(
         self, reader: RecoveryPointReader, snapshot: SchemaSnapshot, target_url: str, force: bool
-    ) -> None:
-        """Tables, then keys, indexes and foreign keys, then sequences."""
+    ) -> list[TableDump]:
+        """Load every phase (source port order); return the verification re-dump's digests.
+
+        The re-dump runs in its own thread and session during the ``indexes`` phase: on a
+        large table both take seconds, and they use different cores. Its session is closed
+        before the ``constraints`` phase, which needs the tables to itself.
+        """
+        tables = [snapshot.table(entry.name) for entry in reader.manifest.tables]
         with self.open_loader(target_url) as loader:
             if not loader.is_empty():
                 if not force:
@@ -129,10 +138,21 @@ class RestoreService:
                     )
                 loader.clear()
             loader.create_schema(snapshot, phase="tables")
-            for entry in reader.manifest.tables:
-                loader.load_table(snapshot.table(entry.name), reader.table_data(entry))
+            for entry, table in zip(reader.manifest.tables, tables, strict=True):
+                loader.load_table(table, reader.table_data(entry))
+            loader.create_schema(snapshot, phase="keys")
+            # leaving the block waits for the re-dump, also when a build failed
+            with ThreadPoolExecutor(1, thread_name_prefix="restore-verify") as pool:
+                verification = pool.submit(self._digest, target_url, tables)
+                loader.create_schema(snapshot, phase="indexes")
+            actual = verification.result()
             loader.create_schema(snapshot, phase="constraints")
             loader.set_sequences(snapshot)
+        return actual
+
+    def _digest(self, target_url: str, tables: list[Table]) -> list[TableDump]:
+        with self.open_dumper(target_url) as dumper:
+            return digest_tables(dumper, tables)
 
     def _open(self, rp_id: str, scratch: BinaryIO) -> tuple[RecoveryPoint, RecoveryPointReader]:
         rp = self.catalog.get_recovery_point(rp_id)

@@ -175,9 +175,12 @@ class MariaDBLoader(_MariaDB):
 
     def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
         self.refuse_unsafe_target(snapshot, phase, self.is_empty)
+        # keys and indexes are part of each CREATE TABLE (InnoDB clusters rows by primary
+        # key), so the ``keys`` and ``indexes`` phases have nothing left to do here
+        statements: list[str] = []
         if phase == "tables":
             statements = [t.create_sql or "" for t in snapshot.tables]
-        else:
+        elif phase == "constraints":
             statements = [
                 f"ALTER TABLE {quote(fk.table)} ADD {fk.definition}" for fk in snapshot.foreign_keys
             ]

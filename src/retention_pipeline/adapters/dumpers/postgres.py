@@ -15,6 +15,7 @@ creates bare tables, loads them, then adds keys, indexes and foreign keys, like 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from typing import Any
@@ -35,7 +36,14 @@ from retention_pipeline.adapters.dumpers.postgres_lanes import (
     row_pieces,
 )
 from retention_pipeline.adapters.dumpers.session import Session
-from retention_pipeline.ports.source import Phase, SchemaSnapshot, SourceError, Table
+from retention_pipeline.ports.source import (
+    ForeignKey,
+    Phase,
+    SchemaSnapshot,
+    SourceError,
+    Table,
+    UniqueConstraint,
+)
 
 Statement = sql.SQL | sql.Composed
 
@@ -186,8 +194,7 @@ class PostgresLoader(_Postgres):
         self.refuse_unsafe_target(
             snapshot, phase, self.is_empty, target=f"the target schema {self.namespace}"
         )
-        ddl = _table_ddl if phase == "tables" else _constraint_ddl
-        statements = ddl(self, snapshot)
+        statements = _PHASES[phase](self, snapshot)
         try:
             with self.conn.transaction():
                 for statement in statements:
@@ -294,35 +301,116 @@ def _table_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Statement]:
     return out
 
 
-def _constraint_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Statement]:
-    """Primary keys, unique and check constraints, indexes, then foreign keys."""
+def _key_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Statement]:
+    """Primary keys: what the verification re-dump walks (it reads in key order)."""
     out: list[Statement] = []
-    add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}")
     for table in snapshot.tables:
-        tid = loader.table_id(table.name)
         if table.primary_key:
             keys = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
             pk_name = table.primary_key_name or f"{table.name}_pkey"
             primary = sql.SQL("PRIMARY KEY ({})").format(keys)
-            out.append(add.format(tid, sql.Identifier(pk_name), primary))
+            out.append(_ADD.format(loader.table_id(table.name), sql.Identifier(pk_name), primary))
+    return out
+
+
+def _index_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Statement]:
+    """Every build that leaves the tables readable, so the verification runs meanwhile.
+
+    ``CREATE [UNIQUE] INDEX`` takes a SHARE lock and ``ADD FOREIGN KEY`` a SHARE ROW
+    EXCLUSIVE one; neither blocks the verification's reads. A plain unique constraint is
+    built here as a unique index of the constraint's name and attached in the last phase
+    (``USING INDEX``, instant). A foreign key comes here when a key or an index built by
+    now backs its referenced columns; otherwise it waits for the last phase.
+    """
+    out: list[Statement] = []
+    for table in snapshot.tables:
         for unique in table.uniques:
-            definition = unique.definition or _unique_sql(unique.columns)
-            out.append(add.format(tid, sql.Identifier(unique.name), sql.SQL(definition)))
-        for check in table.checks:
-            out.append(add.format(tid, sql.Identifier(check.name), sql.SQL(check.definition)))
+            if (how := _plain_unique(unique)) is not None:
+                columns = sql.SQL(", ").join(sql.Identifier(c) for c in unique.columns)
+                out.append(
+                    sql.SQL("CREATE UNIQUE INDEX {} ON {} ({}){}").format(
+                        sql.Identifier(unique.name),
+                        loader.table_id(table.name),
+                        columns,
+                        sql.SQL(how),
+                    )
+                )
     for index in snapshot.indexes:
         if index.definition is None:
             raise SourceError(f"index {index.name}: the snapshot has no definition to replay")
         out.append(sql.SQL(index.definition))
-    for fk in snapshot.foreign_keys:
-        if fk.definition is None:
-            raise SourceError(f"foreign key {fk.name}: the snapshot has no definition to replay")
-        out.append(
-            add.format(loader.table_id(fk.table), sql.Identifier(fk.name), sql.SQL(fk.definition))
-        )
+    backed = _backed_column_sets(snapshot)
+    out += [
+        _foreign_key(loader, fk)
+        for fk in snapshot.foreign_keys
+        if (fk.ref_table, frozenset(fk.ref_columns)) in backed
+    ]
     return out
+
+
+def _constraint_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Statement]:
+    """What needs a table to itself: unique and check constraints, the remaining keys."""
+    out: list[Statement] = []
+    for table in snapshot.tables:
+        tid = loader.table_id(table.name)
+        for unique in table.uniques:
+            name = sql.Identifier(unique.name)
+            if _plain_unique(unique) is not None:
+                out.append(_ADD.format(tid, name, sql.SQL("UNIQUE USING INDEX {}").format(name)))
+            else:
+                definition = unique.definition or _unique_sql(unique.columns)
+                out.append(_ADD.format(tid, name, sql.SQL(definition)))
+        for check in table.checks:
+            out.append(_ADD.format(tid, sql.Identifier(check.name), sql.SQL(check.definition)))
+    backed = _backed_column_sets(snapshot)
+    out += [
+        _foreign_key(loader, fk)
+        for fk in snapshot.foreign_keys
+        if (fk.ref_table, frozenset(fk.ref_columns)) not in backed
+    ]
+    return out
+
+
+_ADD = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}")
+# ``pg_get_constraintdef`` of a unique constraint with nothing but its columns (no INCLUDE,
+# WITH, tablespace or DEFERRABLE): only these are rebuilt as an index, then attached.
+_PLAIN_UNIQUE = re.compile(r"UNIQUE (NULLS NOT DISTINCT )?\([^()]*\)")
+
+
+def _plain_unique(unique: UniqueConstraint) -> str | None:
+    """The index suffix (``""`` or ``" NULLS NOT DISTINCT"``) of a plain unique constraint."""
+    match = _PLAIN_UNIQUE.fullmatch(unique.definition or "")
+    if match is None:
+        return None
+    return " NULLS NOT DISTINCT" if match.group(1) else ""
+
+
+def _backed_column_sets(snapshot: SchemaSnapshot) -> set[tuple[str, frozenset[str]]]:
+    """(table, columns) pairs a foreign key can reference once ``keys`` and ``indexes`` ran."""
+    backed = {(t.name, frozenset(t.primary_key)) for t in snapshot.tables if t.primary_key}
+    backed |= {
+        (t.name, frozenset(u.columns))
+        for t in snapshot.tables
+        for u in t.uniques
+        if _plain_unique(u) is not None
+    }
+    return backed
+
+
+def _foreign_key(loader: _Postgres, fk: ForeignKey) -> Statement:
+    if fk.definition is None:
+        raise SourceError(f"foreign key {fk.name}: the snapshot has no definition to replay")
+    return _ADD.format(loader.table_id(fk.table), sql.Identifier(fk.name), sql.SQL(fk.definition))
 
 
 def _unique_sql(columns: tuple[str, ...]) -> str:
     quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
     return f"UNIQUE ({quoted})"
+
+
+_PHASES = {
+    "tables": _table_ddl,
+    "keys": _key_ddl,
+    "indexes": _index_ddl,
+    "constraints": _constraint_ddl,
+}

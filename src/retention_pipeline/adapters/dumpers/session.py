@@ -61,8 +61,8 @@ class Session:
 
         Replaying DDL of another engine fails half-way, and loading into existing tables
         mixes a client's restored rows with whatever was there: both are refused before any
-        statement runs. ``is_empty`` is only asked in the ``tables`` phase (the constraints
-        phase runs after this restore's own tables exist).
+        statement runs. ``is_empty`` is only asked in the ``tables`` phase (the later phases
+        run after this restore's own tables exist).
         """
         if snapshot.engine != self.engine:
             raise RefusedError(

@@ -153,9 +153,12 @@ class SQLiteLoader(_SQLite):
         self.refuse_unsafe_target(
             snapshot, phase, self.is_empty, remedy="restore into a new, empty file"
         )
+        # keys live in each CREATE TABLE; indexes wait for the ``constraints`` phase: in
+        # SQLite's default journal mode their commit would wait on the verification's read
+        statements: list[str] = []
         if phase == "tables":
             statements = [t.create_sql or "" for t in snapshot.tables]
-        else:
+        elif phase == "constraints":
             statements = [i.definition or "" for i in snapshot.indexes]
         self._in_transaction(f"creating the schema ({phase})", statements)
 
