@@ -12,7 +12,10 @@ Run: ``.venv/bin/python benchmarks/bench_backup.py [--contacts N] [--scale K]``,
 (d) ours: ``retention-pipeline restore RP --to EMPTY_DB`` (which also re-dumps the target
     to verify every table's checksum);
 (e) ``pg_restore -d EMPTY_DB file.dump`` (decrypting the age file first is not counted).
-(d) and (e) run ``RESTORE_RUNS`` times each, alternating; the tables show the medians.
+Contenders (a) to (c), then (d) and (e), run ``RUNS`` times each, taking turns; the tables
+show the median wall times (and the largest peak RSS). A ``CHECKPOINT`` before each run
+(not timed) starts every contender with no dirty pages left by the one before. Single
+runs swung by 20% or more from one run to the next here, more than some targets' margins.
 
 The RSS-scaling check backs up a database of ``scale`` times the contacts with (a) again.
 Prints markdown tables, and exits 1 naming every target that was missed. Speed is
@@ -32,14 +35,20 @@ from pathlib import Path
 
 import boto3
 
-from contacts_database import copy_text_size, fill_contacts, scratch_database, sqlalchemy_url
+from contacts_database import (
+    checkpoint,
+    copy_text_size,
+    fill_contacts,
+    scratch_database,
+    sqlalchemy_url,
+)
 from measurement import Measurement, directory_size, measure, moto_process, shell
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CLIENT = "bench-client"
 BUCKET = "bench-backups"
-RESTORE_RUNS = 3
+RUNS = 3
 REGION = "eu-west-3"
 MIB = 1024 * 1024
 UPLOAD = (
@@ -143,6 +152,7 @@ def _ours_backup(
 
 def _baseline_backup(folder: Path, endpoint: str, env: dict[str, str], source: str) -> Row:
     key = folder / "age-key.txt"
+    key.unlink(missing_ok=True)  # age-keygen never overwrites a key file
     subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
     recipient = next(
         line.split(": ", 1)[1] for line in key.read_text().splitlines() if "public key" in line
@@ -159,8 +169,7 @@ def _baseline_backup(folder: Path, endpoint: str, env: dict[str, str], source: s
     return Row(name, dump.plus(upload), sealed.stat().st_size)
 
 
-def _restic_backup(folder: Path, env: dict[str, str], source: str) -> Row:
-    repo = folder / "restic-repo"
+def _restic_backup(repo: Path, env: dict[str, str], source: str) -> Row:
     subprocess.run(["restic", "init", "-q", "--repo", str(repo)], check=True, env=env)
     run = measure(
         shell(
@@ -172,15 +181,48 @@ def _restic_backup(folder: Path, env: dict[str, str], source: str) -> Row:
     return Row("pg_dump -Fc \\| restic backup --stdin", run, directory_size(repo))
 
 
+def _backups(
+    folder: Path, endpoint: str, home: Path, env: dict[str, str], source: str
+) -> tuple[Row, dict[str, object], Row, Row]:
+    """Each backup contender ``RUNS`` times, in turn; the median wall time of each.
+
+    Taking turns spreads the machine's background work over every contender. Each restic
+    run gets a new repository: a second backup into the same one would only add what
+    changed, which is not the job being compared.
+    """
+    ours_runs, baseline_runs, restic_runs = [], [], []
+    result: dict[str, object] = {}
+    for turn in range(RUNS):
+        checkpoint()
+        run, result = _ours_backup(home, env, source)
+        ours_runs.append(run)
+        checkpoint()
+        baseline_runs.append(_baseline_backup(folder, endpoint, env, source))
+        checkpoint()
+        restic_runs.append(_restic_backup(folder / f"restic-{turn}", env, source))
+    runs = f", median of {RUNS}"
+    size = int(str(result["size"]))
+    ours = Row(f"retention-pipeline backup (to S3 on moto){runs}", median(ours_runs), size)
+    baseline = baseline_runs[-1]
+    restic = restic_runs[-1]
+    return (
+        ours,
+        result,
+        Row(baseline.name + runs, median([r.run for r in baseline_runs]), baseline.size),
+        Row(restic.name + runs, median([r.run for r in restic_runs]), restic.size),
+    )
+
+
 def _restores(home: Path, env: dict[str, str], rp_id: str, dump: Path) -> tuple[Row, Row]:
-    """Each restore ``RESTORE_RUNS`` times, alternating; the median wall time of each.
+    """Each restore ``RUNS`` times, in turn; the median wall time of each.
 
     Alternating spreads the server's background work (checkpoints, the previous run's
     dirty pages) over both contenders instead of charging it to whichever runs second.
     """
     ours_runs, baseline_runs = [], []
-    for _ in range(RESTORE_RUNS):
+    for _ in range(RUNS):
         with scratch_database("bench_ours") as ours_target:
+            checkpoint()
             ours_runs.append(
                 measure(
                     [
@@ -196,8 +238,9 @@ def _restores(home: Path, env: dict[str, str], rp_id: str, dump: Path) -> tuple[
                 )
             )
         with scratch_database("bench_pgr") as target:
+            checkpoint()
             baseline_runs.append(measure(["pg_restore", "-d", target, str(dump)], env=env))
-    runs = f"median of {RESTORE_RUNS}"
+    runs = f"median of {RUNS}"
     return (
         Row(f"retention-pipeline restore (with re-dump check), {runs}", median(ours_runs), None),
         Row(f"pg_restore (single job), {runs}", median(baseline_runs), None),
@@ -221,11 +264,7 @@ def run(contacts: int, scale: int) -> int:
             with scratch_database() as source:
                 fill_contacts(source, contacts)
                 csv = copy_text_size(source)
-                ours_run, result = _ours_backup(home, env, source)
-                size = int(str(result["size"]))
-                ours = Row("retention-pipeline backup (to S3 on moto)", ours_run, size)
-                baseline = _baseline_backup(folder, endpoint, env, source)
-                restic = _restic_backup(folder, env, source)
+                ours, result, baseline, restic = _backups(folder, endpoint, home, env, source)
                 dump_size = (folder / "baseline.dump").stat().st_size
                 rp_id = str(result["recovery_point_id"])
                 restores = _restores(home, env, rp_id, folder / "baseline.dump")
