@@ -24,13 +24,17 @@ Rules this module enforces, beyond the port's contract:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import boto3
+import botocore.session
+import botocore.utils
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -57,6 +61,38 @@ from retention_pipeline.ports.store import (
 SHA256_TAG = "sha256"
 
 
+_S3_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """botocore's timestamp parser, minus dateutil for the form S3 writes in its XML bodies.
+
+    botocore reads every timestamp with ``dateutil`` (about 0.1 ms each): half of what our
+    client spent on a ListObjectVersions page of 1000 versions (90 of 180 ms, on moto).
+    ``2026-11-26T16:04:00.000Z`` (S3's form) is read by ``datetime.fromisoformat`` in
+    microseconds, as the same instant in UTC; anything else (HTTP dates in headers, epoch
+    numbers) still goes to botocore's parser.
+    """
+    if isinstance(value, str) and _S3_TIMESTAMP.fullmatch(value):
+        return datetime.fromisoformat(value)
+    parsed: datetime = botocore.utils.parse_timestamp(value)
+    return parsed
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One boto3 session for our S3 clients, whose responses use ``parse_timestamp``.
+
+    Its own botocore session, so boto3's default session (and every other client) keeps
+    botocore's parser; cached, so the service model is loaded once, as with the default.
+    """
+    core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=parse_timestamp
+    )
+    return boto3.session.Session(botocore_session=core)
+
+
 def s3_client(
     endpoint_url: str | None,
     region: str | None,
@@ -71,7 +107,7 @@ def s3_client(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
     )
-    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+    return _session().client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
 
 
 class S3Store:
