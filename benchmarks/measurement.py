@@ -6,7 +6,9 @@ processes, which is what the kernel reports through ``wait4``). Where GNU time i
 a fresh Python wrapper reads ``RUSAGE_CHILDREN`` instead: nothing is installed for this.
 
 moto runs in a separate process too (``python -m moto.server``), so its memory and CPU
-are not counted in ours.
+are not counted in ours. A benchmark that lists many object versions can ask for
+``moto_listing.py`` instead, moto's server with a ListObjectVersions whose cost per page
+does not grow with the bucket (see that module for why).
 """
 
 from __future__ import annotations
@@ -96,11 +98,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def moto_process(log: Path) -> Iterator[str]:
-    """Start moto's HTTP server in its own process; yield its endpoint URL."""
+def moto_process(log: Path, *, patched_listing: bool = False) -> Iterator[str]:
+    """Start moto's HTTP server in its own process; yield its endpoint URL.
+
+    ``patched_listing``: run it through ``moto_listing.py`` (same server, same arguments,
+    ListObjectVersions without moto's per-page scan of the whole bucket).
+    """
     port = free_port()
     server = shutil.which("moto_server", path=str(Path(sys.executable).parent))
-    command = [server] if server else [sys.executable, "-m", "moto.server"]
+    if patched_listing:
+        command = [sys.executable, str(Path(__file__).resolve().with_name("moto_listing.py"))]
+    else:
+        command = [server] if server else [sys.executable, "-m", "moto.server"]
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*command, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT
