@@ -59,6 +59,7 @@ from retention_pipeline.ports.store import (
 )
 
 SHA256_TAG = "sha256"
+MAX_CONNECTIONS = 16
 
 
 _S3_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
@@ -106,6 +107,9 @@ def s3_client(
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
+        # erasure's read-back checks run 16 at a time (erasure_scope.READ_CHECKS); with
+        # botocore's 10 connections, urllib3 would open and drop one per extra request
+        max_pool_connections=MAX_CONNECTIONS,
     )
     return _session().client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
 
