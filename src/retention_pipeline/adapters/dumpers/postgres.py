@@ -339,13 +339,7 @@ def _index_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Statement]:
         if index.definition is None:
             raise SourceError(f"index {index.name}: the snapshot has no definition to replay")
         out.append(sql.SQL(index.definition))
-    backed = _backed_column_sets(snapshot)
-    out += [
-        _foreign_key(loader, fk)
-        for fk in snapshot.foreign_keys
-        if (fk.ref_table, frozenset(fk.ref_columns)) in backed
-    ]
-    return out
+    return out + _foreign_keys(loader, snapshot, backed=True)
 
 
 def _constraint_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Statement]:
@@ -362,13 +356,7 @@ def _constraint_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Stateme
                 out.append(_ADD.format(tid, name, sql.SQL(definition)))
         for check in table.checks:
             out.append(_ADD.format(tid, sql.Identifier(check.name), sql.SQL(check.definition)))
-    backed = _backed_column_sets(snapshot)
-    out += [
-        _foreign_key(loader, fk)
-        for fk in snapshot.foreign_keys
-        if (fk.ref_table, frozenset(fk.ref_columns)) not in backed
-    ]
-    return out
+    return out + _foreign_keys(loader, snapshot, backed=False)
 
 
 _ADD = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}")
@@ -385,16 +373,21 @@ def _plain_unique(unique: UniqueConstraint) -> str | None:
     return " NULLS NOT DISTINCT" if match.group(1) else ""
 
 
-def _backed_column_sets(snapshot: SchemaSnapshot) -> set[tuple[str, frozenset[str]]]:
-    """(table, columns) pairs a foreign key can reference once ``keys`` and ``indexes`` ran."""
-    backed = {(t.name, frozenset(t.primary_key)) for t in snapshot.tables if t.primary_key}
-    backed |= {
+def _foreign_keys(loader: _Postgres, snapshot: SchemaSnapshot, *, backed: bool) -> list[Statement]:
+    """The foreign keys whose referenced columns a primary key or a plain unique constraint
+    backs once ``keys`` and ``indexes`` ran (``backed=True``), or the others."""
+    ready = {(t.name, frozenset(t.primary_key)) for t in snapshot.tables if t.primary_key}
+    ready |= {
         (t.name, frozenset(u.columns))
         for t in snapshot.tables
         for u in t.uniques
         if _plain_unique(u) is not None
     }
-    return backed
+    return [
+        _foreign_key(loader, fk)
+        for fk in snapshot.foreign_keys
+        if ((fk.ref_table, frozenset(fk.ref_columns)) in ready) == backed
+    ]
 
 
 def _foreign_key(loader: _Postgres, fk: ForeignKey) -> Statement:
