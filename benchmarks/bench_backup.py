@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CLIENT = "bench-client"
 BUCKET = "bench-backups"
-RUNS = 3
+RUNS = 5
 REGION = "eu-west-3"
 MIB = 1024 * 1024
 UPLOAD = (
@@ -65,6 +65,7 @@ class Row:
     name: str
     run: Measurement
     size: int | None
+    walls: tuple[float, ...] = ()  # every run's wall time, in run order, when there were several
 
 
 @dataclass(frozen=True)
@@ -202,14 +203,14 @@ def _backups(
         restic_runs.append(_restic_backup(folder / f"restic-{turn}", env, source))
     runs = f", median of {RUNS}"
     size = int(str(result["size"]))
-    ours = Row(f"retention-pipeline backup (to S3 on moto){runs}", median(ours_runs), size)
+    ours = _summary(f"retention-pipeline backup (to S3 on moto){runs}", ours_runs, size)
     baseline = baseline_runs[-1]
     restic = restic_runs[-1]
     return (
         ours,
         result,
-        Row(baseline.name + runs, median([r.run for r in baseline_runs]), baseline.size),
-        Row(restic.name + runs, median([r.run for r in restic_runs]), restic.size),
+        _summary(baseline.name + runs, [r.run for r in baseline_runs], baseline.size),
+        _summary(restic.name + runs, [r.run for r in restic_runs], restic.size),
     )
 
 
@@ -242,9 +243,14 @@ def _restores(home: Path, env: dict[str, str], rp_id: str, dump: Path) -> tuple[
             baseline_runs.append(measure(["pg_restore", "-d", target, str(dump)], env=env))
     runs = f"median of {RUNS}"
     return (
-        Row(f"retention-pipeline restore (with re-dump check), {runs}", median(ours_runs), None),
-        Row(f"pg_restore (single job), {runs}", median(baseline_runs), None),
+        _summary(f"retention-pipeline restore (with re-dump check), {runs}", ours_runs, None),
+        _summary(f"pg_restore (single job), {runs}", baseline_runs, None),
     )
+
+
+def _summary(name: str, runs: list[Measurement], size: int | None) -> Row:
+    """A contender's row: the median run, and every run's wall time beside it."""
+    return Row(name, median(runs), size, tuple(run.wall for run in runs))
 
 
 def median(runs: list[Measurement]) -> Measurement:
@@ -316,11 +322,12 @@ def _print(contacts: int, csv: int, dump_size: int, rows: list[Row], targets: li
         f"{dump_size / 1e6:.1f} MB), PostgreSQL on 127.0.0.1, moto in its own process, "
         f"{os.cpu_count()} cores.\n"
     )
-    print("| contender | wall s | output MB | peak RSS MiB |")
-    print("|---|---:|---:|---:|")
+    print("| contender | wall s | each run, s | output MB | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|")
     for row in rows:
         size = f"{row.size / 1e6:.1f}" if row.size is not None else "-"
-        print(f"| {row.name} | {row.run.wall:.2f} | {size} | {row.run.peak_rss_mib:.0f} |")
+        each = ", ".join(f"{wall:.2f}" for wall in row.walls) or "-"
+        print(f"| {row.name} | {row.run.wall:.2f} | {each} | {size} | {row.run.peak_rss_mib:.0f} |")
     print("\n| target | measured | limit | met |")
     print("|---|---:|---:|:---:|")
     for t in targets:
