@@ -9,9 +9,10 @@ What is measured, on moto's HTTP server running in its own process:
 * **batched**: the store part of ``ErasureService`` (``StoreReach``) on OBJECTS keys under
   one client prefix in a versioned bucket, one in five with a second version and one in
   ten with a delete marker on top: resolve the scope (ListObjectVersions and
-  ListMultipartUploads pages), delete every version and marker with ``delete_versions``
-  (DeleteObjects, 1000 keys a request, ``DELETE_LANES`` requests in flight), abort
-  uploads, and verify by listing again;
+  ListMultipartUploads pages, each page requested while the one before is parsed),
+  delete every version and marker with ``delete_versions`` (DeleteObjects, 1000 keys a
+  request, ``DELETE_LANES`` requests in flight), abort uploads, and verify by listing
+  again;
 * **one per request**: the same resolution and verification, but each version deleted
   with its own DeleteObject request, on a sample of the same shape holding a tenth of
   OBJECTS (10,000 by default); its time and request count are extrapolated linearly to

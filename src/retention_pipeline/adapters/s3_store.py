@@ -40,8 +40,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from retention_pipeline.adapters.byte_stream import CHUNK_SIZE, iter_parts
 from retention_pipeline.adapters.retry import RetryPolicy, call_with_retry
 from retention_pipeline.adapters.s3_errors import translate
+from retention_pipeline.adapters.s3_listing import READ_AHEAD_EVENTS, list_pages, on_raw_answer
 from retention_pipeline.adapters.s3_parts import send_parts
-from retention_pipeline.adapters.s3_versions import VersionDeleter, list_pages
+from retention_pipeline.adapters.s3_versions import VersionDeleter
 from retention_pipeline.ports.store import (
     NULL_VERSION,
     LockNotSupportedError,
@@ -135,6 +136,7 @@ class S3Store:
         versioning: bool = True,
         object_lock: bool = False,
         part_size: int | None = None,
+        list_page_size: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.name = name
@@ -143,10 +145,13 @@ class S3Store:
         self.storage_class = storage_class
         self.capabilities = StoreCapabilities(versioning, object_lock, storage_classes=True)
         self.client = client if client is not None else s3_client(endpoint_url, location)
+        for event in READ_AHEAD_EVENTS:  # listings read their next page ahead (s3_listing)
+            self.client.meta.events.register(event, on_raw_answer, unique_id=f"read-ahead {event}")
         self.retry = retry
         stripped = prefix.strip("/")
         self._prefix = f"{check_key(stripped)}/" if stripped else ""
         self._part_size = part_size
+        self.list_page_size = list_page_size  # None: the server's (1000 on S3); tests page small
         self._sleep = sleep
 
     # -- plumbing ------------------------------------------------------------------------

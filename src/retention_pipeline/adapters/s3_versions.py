@@ -1,9 +1,7 @@
-"""Listing pages and deleting versions in batches, for ``S3Store``.
+"""Deleting versions in batches, for ``S3Store``.
 
 Rules this module enforces:
 
-* Listings are paginated by hand, so every page is one request with its own retries
-  (a paginator would hide the requests from our retry policy).
 * ``DeleteObjects`` never carries more than ``MAX_DELETE_BATCH`` keys, whatever the
   server accepts; ``Quiet`` mode, so the answer lists only failures; at most
   ``DELETE_LANES`` such requests are in flight, and their outcomes are merged in order.
@@ -19,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from retention_pipeline.adapters.s3_errors import DENIED_CODES, NOT_FOUND_CODES, TRANSIENT_CODES
 from retention_pipeline.ports.store import (
@@ -29,7 +27,6 @@ from retention_pipeline.ports.store import (
     StoreError,
     StorePermissionError,
     TransientStoreError,
-    check_key,
 )
 
 if TYPE_CHECKING:
@@ -37,27 +34,6 @@ if TYPE_CHECKING:
 
 # DeleteObjects requests in flight at once (see ``VersionDeleter``)
 DELETE_LANES = 4
-
-
-def list_pages(
-    store: S3Store, operation: str, prefix: str, markers: tuple[str, str]
-) -> Iterator[dict[str, Any]]:
-    """Pages of ``operation`` (a ListObjectVersions-like call) under the store's prefix."""
-    if prefix:
-        check_key(prefix[:-1] if prefix.endswith("/") else prefix)
-    args: dict[str, Any] = {"Bucket": store.bucket, "Prefix": store.s3_key_prefix(prefix)}
-    call = getattr(store.client, operation)
-    while True:
-        page: dict[str, Any] = store.call(f"{operation} {prefix or '(all)'}", call, **args)
-        yield page
-        if not page.get("IsTruncated"):
-            return
-        for marker in markers:
-            next_value = page.get(f"Next{marker}")
-            if next_value:
-                args[marker] = next_value
-            else:
-                args.pop(marker, None)
 
 
 def batched(items: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
