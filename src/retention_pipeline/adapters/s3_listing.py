@@ -147,10 +147,11 @@ class _Pages:
         if fields.get("IsTruncated") != "true":
             return
         wanted = next_args(args, self.markers, fields.get)
+        key = _key(wanted)
         with self.lock:
-            if self.closed or len(self.ahead) >= AHEAD or _key(wanted) in self.ahead:
+            if self.closed or len(self.ahead) >= AHEAD or key in self.ahead:
                 return
-            self.ahead[_key(wanted)] = self.pool.submit(self._request, wanted)
+            self.ahead[key] = self.pool.submit(self._request, wanted)
 
     def _request(self, args: Args) -> dict[str, Any]:
         _fetching.request = (self, args)

@@ -179,8 +179,8 @@ class StoreReach:
 
         One GET per deleted version: at tens of milliseconds a request on S3, 100,000
         versions one after the other would take most of an hour, so ``READ_CHECKS`` of
-        them are in flight at once (boto3 clients are thread-safe). Problems keep the
-        entries' order.
+        them are in flight at once (S3 clients are thread-safe; a folder read shares
+        nothing). Problems keep the entries' order.
         """
         # a delete marker has no content to read; the listing covers it
         targets = [entry for entry in entries if not entry.delete_marker]
