@@ -9,6 +9,11 @@ moto runs in a separate process too (``python -m moto.server``), so its memory a
 are not counted in ours. A benchmark that lists many object versions can ask for
 ``moto_listing.py`` instead, moto's server with a ListObjectVersions whose cost per page
 does not grow with the bucket (see that module for why).
+
+Each run also records the machine's busy CPU-seconds (``/proc/stat``: every process on
+every core, so the contender, the PostgreSQL backends serving it and moto). With every
+core busy, wall time cannot fall below that figure divided by the number of cores: it
+tells work that was added from work that was only spread over more cores.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class Measurement:
     wall: float
     peak_rss_kib: int
     stdout: str = ""
+    machine_cpu: float | None = None  # busy CPU-seconds of the whole machine during the run
 
     @property
     def peak_rss_mib(self) -> float:
@@ -53,8 +59,13 @@ class Measurement:
         return self.peak_rss_kib / 1024
 
     def plus(self, other: Measurement) -> Measurement:
-        """Two steps run one after the other: wall times add up, peak RSS is the larger."""
-        return Measurement(self.wall + other.wall, max(self.peak_rss_kib, other.peak_rss_kib))
+        """Two steps run one after the other: wall times and CPU add up, peak RSS is the larger."""
+        cpu = None
+        if self.machine_cpu is not None and other.machine_cpu is not None:
+            cpu = self.machine_cpu + other.machine_cpu
+        return Measurement(
+            self.wall + other.wall, max(self.peak_rss_kib, other.peak_rss_kib), machine_cpu=cpu
+        )
 
 
 def measure(
@@ -66,16 +77,33 @@ def measure(
             wrapped = [GNU_TIME, "-v", "-o", report.name, *command]
         else:
             wrapped = [sys.executable, "-c", _RUSAGE_WRAPPER, *command]
+        busy = machine_busy_seconds()
         start = time.perf_counter()
         done = subprocess.run(
             wrapped, env=dict(env) if env else None, cwd=cwd, capture_output=True, text=True
         )
         wall = time.perf_counter() - start
+        after = machine_busy_seconds()
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
             raise ContenderError(f"{' '.join(command)[:200]} exited {done.returncode}:\n{tail}")
         text = Path(report.name).read_text() + done.stderr
-    return Measurement(wall, _peak_rss(text), done.stdout)
+    cpu = after - busy if after is not None and busy is not None else None
+    return Measurement(wall, _peak_rss(text), done.stdout, cpu)
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU-seconds every core of the machine has spent busy since boot; None without Linux.
+
+    Busy is user, nice, system, irq and softirq time of ``/proc/stat``'s first line; idle,
+    I/O wait and time stolen by a hypervisor are not work done here.
+    """
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss(report: str) -> int:
