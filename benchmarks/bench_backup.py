@@ -30,7 +30,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import boto3
@@ -256,8 +256,7 @@ def _summary(name: str, runs: list[Measurement], size: int | None) -> Row:
 def median(runs: list[Measurement]) -> Measurement:
     """The run of median wall time, with the largest peak RSS of all the runs."""
     middle = sorted(runs, key=lambda run: run.wall)[len(runs) // 2]
-    peak = max(run.peak_rss_kib for run in runs)
-    return Measurement(middle.wall, peak, machine_cpu=middle.machine_cpu)
+    return replace(middle, peak_rss_kib=max(run.peak_rss_kib for run in runs))
 
 
 def run(contacts: int, scale: int) -> int:
