@@ -114,14 +114,18 @@ def pack(
     *,
     level: int = ZSTD_LEVEL,
     chunk_size: int = tarstream.DEFAULT_CHUNK,
-) -> tuple[Manifest, Iterator[bytes]]:
+    on_read: Callable[[int], None] | None = None,
+) -> tuple[Manifest, Plaintext]:
     """Pass one into ``spool``; return the completed manifest and the pass-two stream.
 
     ``manifest`` carries identity and source fields; tables, documents and the schema
-    checksum are filled in here. The returned iterator yields the compressed plaintext
+    checksum are filled in here. The returned stream yields the compressed plaintext
     of the whole recovery point, manifest first. Each table is read ahead in a background
     thread (``readahead``), so the dump and the compression run on both cores.
+    ``on_read`` is told the length of every table and document chunk as it is packed
+    (progress: pass one of a large database takes minutes).
     """
+    count = on_read or _ignore
     writer = zstandard.ZstdCompressor(level=level).stream_writer(
         cast(IO[bytes], spool), closefd=False
     )
@@ -135,7 +139,7 @@ def pack(
         members: list[str] = []
         for piece in tarstream.chunked_members(
             partial(_table_member_name, number),
-            digest.watch(read_ahead(table.chunks)),
+            digest.watch(_counted(read_ahead(table.chunks), count)),
             chunk_size=chunk_size,
             on_member=members.append,
         ):
@@ -154,20 +158,44 @@ def pack(
     for number, doc in enumerate(documents):
         digest = _Digest()
         name = f"documents/{number:06d}"
-        for piece in tarstream.file_member(name, doc.size, digest.watch(_file_chunks(doc.open()))):
+        chunks = _counted(_file_chunks(doc.open()), count)
+        for piece in tarstream.file_member(name, doc.size, digest.watch(chunks)):
             writer.write(piece)
         docs.append(DocumentEntry(doc.path, name, doc.size, digest.sha.hexdigest()))
     writer.flush(zstandard.FLUSH_FRAME)
     spool.flush()
     done = replace(manifest, schema_sha256=schema_sha, tables=tuple(entries), documents=tuple(docs))
-    return done, _assemble(done, spool, level)
+    return done, Plaintext(done, spool, level)
 
 
-def _assemble(manifest: Manifest, spool: SealedSpool, level: int) -> Iterator[bytes]:
-    compressor = zstandard.ZstdCompressor(level=level)
-    yield compressor.compress(tarstream.member(MANIFEST_MEMBER, manifest.to_bytes()))
-    yield from spool.read_back()
-    yield compressor.compress(tarstream.END_OF_ARCHIVE)
+def _ignore(count: int) -> None:
+    """No one is counting."""
+
+
+def _counted(chunks: Iterable[bytes], count: Callable[[int], None]) -> Iterator[bytes]:
+    for chunk in chunks:
+        count(len(chunk))
+        yield chunk
+
+
+class Plaintext:
+    """Pass two: the manifest frame, the spool, the end-of-archive frame, read once.
+
+    Its ``size`` is exact before the first byte is read, so an upload can show how far
+    it has got; the two small frames are compressed up front for that.
+    """
+
+    def __init__(self, manifest: Manifest, spool: SealedSpool, level: int) -> None:
+        compressor = zstandard.ZstdCompressor(level=level)
+        self._head = compressor.compress(tarstream.member(MANIFEST_MEMBER, manifest.to_bytes()))
+        self._tail = compressor.compress(tarstream.END_OF_ARCHIVE)
+        self._spool = spool
+        self.size = len(self._head) + spool.size + len(self._tail)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._head
+        yield from self._spool.read_back()
+        yield self._tail
 
 
 class IterReader(io.RawIOBase):

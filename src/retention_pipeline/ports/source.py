@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, runtime_checkable
@@ -349,13 +349,20 @@ class Loader(Protocol):
     ) -> None: ...
 
 
-def digest_tables(dumper: Dumper, tables: Iterable[Table]) -> list[TableDump]:
-    """Dump ``tables`` through ``dumper`` and keep only their row counts and checksums."""
+def digest_tables(
+    dumper: Dumper, tables: Iterable[Table], *, on_chunk: Callable[[int], None] | None = None
+) -> list[TableDump]:
+    """Dump ``tables`` through ``dumper`` and keep only their row counts and checksums.
+
+    ``on_chunk`` is told each chunk's length (progress: a re-dump of a large table takes
+    as long as its dump).
+    """
     results = []
     for table in tables:
         digest = TableDigest(table.name, dumper.dump_table(table), dumper.data_format)
-        for _ in digest:
-            pass
+        for chunk in digest:
+            if on_chunk is not None:
+                on_chunk(len(chunk))
         results.append(digest.result())
     return results
 

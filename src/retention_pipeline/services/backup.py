@@ -43,8 +43,7 @@ from retention_pipeline.ports.store import ObjectStore, StoredObject
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR, ClientKeyring
 from retention_pipeline.services.objects import purge_object
 from retention_pipeline.services.policies import current_policy
-
-Progress = Callable[[int], None]
+from retention_pipeline.services.progress import Meter, Progress
 
 
 class BackupVerificationError(RetentionError):
@@ -200,7 +199,12 @@ class BackupService:
         recipients: list[Recipient],
         progress: Progress | None,
     ) -> tuple[Manifest, StoredObject]:
-        """Dump, pack, encrypt, upload, and read back; returns the verified object."""
+        """Dump, pack, encrypt, upload, and read back; returns the verified object.
+
+        Progress has two phases: ``read`` (bytes of table data and documents packed;
+        the total is unknown until the dump ends) and ``upload`` (bytes of the packed
+        plaintext encrypted and sent, out of a total known by then).
+        """
         base = Manifest(
             client=policy.client,
             recovery_point=rp.id,
@@ -211,6 +215,7 @@ class BackupService:
             schema_sha256=None,
         )
         documents = self._documents(policy)
+        read = Meter(progress, "read")
         with self.scratch() as scratch:
             spool = SealedSpool(scratch)
             if policy.source.database is not None:
@@ -225,11 +230,17 @@ class BackupService:
                         for t in snapshot.tables
                     ]
                     manifest, plaintext = pack(
-                        base, snapshot.to_json().encode(), tables, documents, spool
+                        base,
+                        snapshot.to_json().encode(),
+                        tables,
+                        documents,
+                        spool,
+                        on_read=read.add,
                     )
             else:
-                manifest, plaintext = pack(base, None, [], documents, spool)
-            hashed = _Hashing(encrypt_stream(recipients, plaintext), progress)
+                manifest, plaintext = pack(base, None, [], documents, spool, on_read=read.add)
+            upload = Meter(progress, "upload", plaintext.size)
+            hashed = _Hashing(encrypt_stream(recipients, upload.watch(plaintext)))
             stored = store.put(rp.key, hashed)
         self._check_stored(rp, store, stored, hashed)
         return manifest, stored
@@ -314,18 +325,15 @@ def _result(rp: RecoveryPoint, *, reused: bool) -> BackupResult:
 class _Hashing:
     """Pass ciphertext through to the store while counting and hashing it ourselves."""
 
-    def __init__(self, chunks: Iterable[bytes], progress: Progress | None) -> None:
+    def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = chunks
         self._hash = hashlib.sha256()
-        self._progress = progress
         self.size = 0
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._chunks:
             self._hash.update(chunk)
             self.size += len(chunk)
-            if self._progress is not None:
-                self._progress(self.size)
             yield chunk
 
     @property

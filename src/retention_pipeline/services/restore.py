@@ -27,7 +27,7 @@ from typing import BinaryIO
 
 from retention_pipeline.envelope.age import decrypt_stream
 from retention_pipeline.envelope.age_format import IntegrityError
-from retention_pipeline.envelope.manifest import ManifestError
+from retention_pipeline.envelope.manifest import Manifest, ManifestError
 from retention_pipeline.envelope.readahead import read_ahead
 from retention_pipeline.envelope.recovery_point import RecoveryPointReader
 from retention_pipeline.envelope.spool import SealedSpool
@@ -45,6 +45,7 @@ from retention_pipeline.ports.source import (
 from retention_pipeline.ports.store import ObjectStore
 from retention_pipeline.services.client_keys import ClientKeyring
 from retention_pipeline.services.policies import current_policy
+from retention_pipeline.services.progress import Meter, Progress
 
 
 class RecoveryPointCorruptError(RetentionError):
@@ -80,24 +81,40 @@ class RestoreService:
     open_dumper: Callable[[str], Dumper]
     scratch: Callable[[], BinaryIO]
 
-    def verify(self, rp_id: str) -> ReadReport:
-        """Fetch, check the SHA-256, decrypt and check every checksum; write nothing."""
+    def verify(self, rp_id: str, *, progress: Progress | None = None) -> ReadReport:
+        """Fetch, check the SHA-256, decrypt and check every checksum; write nothing.
+
+        Progress phases: ``download`` (bytes of the stored object), then ``check``
+        (bytes of table data and documents decrypted and checked).
+        """
         with self.scratch() as scratch:
-            rp, reader = self._open(rp_id, scratch)
+            rp, reader = self._open(rp_id, scratch, progress)
+            manifest = reader.manifest
+            check = Meter(progress, "check", _table_bytes(manifest) + _document_bytes(manifest))
             with _corruption(rp):
-                for table in reader.manifest.tables:
-                    drain(reader.table_data(table))
-                for doc in reader.manifest.documents:
-                    drain(reader.document_data(doc))
+                for table in manifest.tables:
+                    drain(check.watch(reader.table_data(table)))
+                for doc in manifest.documents:
+                    drain(check.watch(reader.document_data(doc)))
                 reader.finish()
         return _report(rp, reader, [])
 
     def restore(
-        self, rp_id: str, target_url: str, *, documents_to: Path | None = None, force: bool = False
+        self,
+        rp_id: str,
+        target_url: str,
+        *,
+        documents_to: Path | None = None,
+        force: bool = False,
+        progress: Progress | None = None,
     ) -> ReadReport:
-        """Load the recovery point into an empty database, then verify the result."""
+        """Load the recovery point into an empty database, then verify the result.
+
+        Progress phases: ``download``, ``load`` (bytes of table data sent to the target),
+        ``verify`` (bytes of the target re-dumped), ``documents`` (bytes written).
+        """
         with self.scratch() as scratch:
-            rp, reader = self._open(rp_id, scratch)
+            rp, reader = self._open(rp_id, scratch, progress)
             manifest = reader.manifest
             if reader.schema_json is None:
                 if manifest.tables:
@@ -110,8 +127,8 @@ class RestoreService:
             actual: list[TableDump] = []
             with _corruption(rp):
                 if snapshot is not None:
-                    actual = self._load(reader, snapshot, target_url, force)
-                self._write_documents(reader, documents_to, force)
+                    actual = self._load(reader, snapshot, target_url, force, progress)
+                self._write_documents(reader, documents_to, force, progress)
                 reader.finish()
         problems: list[str] = []
         if snapshot is not None:
@@ -120,7 +137,12 @@ class RestoreService:
         return _report(rp, reader, problems)
 
     def _load(
-        self, reader: RecoveryPointReader, snapshot: SchemaSnapshot, target_url: str, force: bool
+        self,
+        reader: RecoveryPointReader,
+        snapshot: SchemaSnapshot,
+        target_url: str,
+        force: bool,
+        progress: Progress | None,
     ) -> list[TableDump]:
         """Load every phase (source port order); return the verification re-dump's digests.
 
@@ -138,23 +160,27 @@ class RestoreService:
                     )
                 loader.clear()
             loader.create_schema(snapshot, phase="tables")
+            load = Meter(progress, "load", _table_bytes(reader.manifest))
             for entry, table in zip(reader.manifest.tables, tables, strict=True):
-                loader.load_table(table, reader.table_data(entry))
+                loader.load_table(table, load.watch(reader.table_data(entry)))
             loader.create_schema(snapshot, phase="keys")
             # leaving the block waits for the re-dump, also when a build failed
             with ThreadPoolExecutor(1, thread_name_prefix="restore-verify") as pool:
-                verification = pool.submit(self._digest, target_url, tables)
+                check = Meter(progress, "verify", _table_bytes(reader.manifest))
+                verification = pool.submit(self._digest, target_url, tables, check)
                 loader.create_schema(snapshot, phase="indexes")
             actual = verification.result()
             loader.create_schema(snapshot, phase="constraints")
             loader.set_sequences(snapshot)
         return actual
 
-    def _digest(self, target_url: str, tables: list[Table]) -> list[TableDump]:
+    def _digest(self, target_url: str, tables: list[Table], meter: Meter) -> list[TableDump]:
         with self.open_dumper(target_url) as dumper:
-            return digest_tables(dumper, tables)
+            return digest_tables(dumper, tables, on_chunk=meter.add)
 
-    def _open(self, rp_id: str, scratch: BinaryIO) -> tuple[RecoveryPoint, RecoveryPointReader]:
+    def _open(
+        self, rp_id: str, scratch: BinaryIO, progress: Progress | None
+    ) -> tuple[RecoveryPoint, RecoveryPointReader]:
         rp = self.catalog.get_recovery_point(rp_id)
         if rp.status != "complete":
             raise RefusedError(
@@ -169,13 +195,13 @@ class RestoreService:
                 "identity (age -d -i KEYFILE)"
             )
         identity = self.keyring.identity_for(rp.client_id)
-        spool = self._fetch(rp, scratch)
+        spool = self._fetch(rp, scratch, Meter(progress, "download", rp.size))
         with _corruption(rp):
             reader = RecoveryPointReader(decrypt_stream([identity], spool.read_back()))
         reader.manifest.check_identity(rp.client_id, rp.id)
         return rp, reader
 
-    def _fetch(self, rp: RecoveryPoint, scratch: BinaryIO) -> SealedSpool:
+    def _fetch(self, rp: RecoveryPoint, scratch: BinaryIO, download: Meter) -> SealedSpool:
         """Download the object into a sealed spool; its hash must match before decrypting.
 
         The download runs ahead in a background thread (network reads overlap hashing and
@@ -183,7 +209,7 @@ class RestoreService:
         """
         spool = SealedSpool(scratch)
         digest = hashlib.sha256()
-        for chunk in read_ahead(self.store(rp.store).get(rp.key, rp.version_id)):
+        for chunk in download.watch(read_ahead(self.store(rp.store).get(rp.key, rp.version_id))):
             digest.update(chunk)
             spool.write(chunk)
         if spool.size != rp.size or digest.hexdigest() != rp.sha256:
@@ -194,11 +220,18 @@ class RestoreService:
         return spool
 
     def _write_documents(
-        self, reader: RecoveryPointReader, folder: Path | None, force: bool
+        self,
+        reader: RecoveryPointReader,
+        folder: Path | None,
+        force: bool,
+        progress: Progress | None,
     ) -> None:
         """Write documents under ``folder``; never outside it, never over files unasked."""
+        if not reader.manifest.documents:
+            return
+        written = Meter(progress, "documents", _document_bytes(reader.manifest))
         for doc in reader.manifest.documents:
-            data = reader.document_data(doc)
+            data = written.watch(reader.document_data(doc))
             if folder is None:
                 drain(data)
                 continue
@@ -265,6 +298,14 @@ def _report(rp: RecoveryPoint, reader: RecoveryPointReader, problems: list[str])
         len(manifest.documents),
         problems,
     )
+
+
+def _table_bytes(manifest: Manifest) -> int:
+    return sum(table.size for table in manifest.tables)
+
+
+def _document_bytes(manifest: Manifest) -> int:
+    return sum(doc.size for doc in manifest.documents)
 
 
 def drain(chunks: Iterator[bytes]) -> None:
