@@ -12,7 +12,7 @@ from typing import Any
 
 from retention_pipeline import bootstrap
 from retention_pipeline.cli.output import print_json, print_table
-from retention_pipeline.cli.progress import byte_progress, finish_progress
+from retention_pipeline.cli.progress import progress_shown
 from retention_pipeline.domain.durations import parse_duration
 from retention_pipeline.errors import ConfigError
 from retention_pipeline.services import cleanup, policies
@@ -66,13 +66,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 def run_backup(args: argparse.Namespace) -> int:
     """Back one client up now (refused when its backup option is off)."""
     installation = bootstrap.load_installation(args.home)
-    progress = byte_progress(f"backup {args.client}")
-    try:
+    with progress_shown(f"backup {args.client}") as progress:
         result = installation.backup_service().backup(
             args.client, requested_by=args.requested_by, progress=progress
         )
-    finally:  # an error message must start on its own line, not after the bar
-        finish_progress()
     if args.json:
         print_json(result)
     else:
@@ -139,15 +136,22 @@ def _print_report(report: ReadReport, as_json: bool, verb: str) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     """Check a recovery point end to end without writing anything."""
     service = bootstrap.load_installation(args.home).restore_service()
-    return _print_report(service.verify(args.recovery_point), args.json, "verified")
+    with progress_shown(f"verify {args.recovery_point}") as progress:
+        report = service.verify(args.recovery_point, progress=progress)
+    return _print_report(report, args.json, "verified")
 
 
 def run_restore(args: argparse.Namespace) -> int:
     """Restore into an empty database (and folder), then compare with the manifest."""
     service = bootstrap.load_installation(args.home).restore_service()
-    report = service.restore(
-        args.recovery_point, args.to, documents_to=args.documents, force=args.force
-    )
+    with progress_shown(f"restore {args.recovery_point}") as progress:
+        report = service.restore(
+            args.recovery_point,
+            args.to,
+            documents_to=args.documents,
+            force=args.force,
+            progress=progress,
+        )
     return _print_report(report, args.json, "restored")
 
 
