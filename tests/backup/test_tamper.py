@@ -241,3 +241,42 @@ def test_a_read_back_that_disagrees_leaves_no_complete_row_and_no_object(
     assert list(store.list_versions("acme-sas/")) == []
     actions = [e.action for e in home.installation().catalog.evidence_entries()]
     assert "backup.failed" in actions and "backup.completed" not in actions
+
+
+def test_force_into_a_database_of_another_engine_leaves_it_untouched(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with databases("sqlite") as source, databases("postgresql", contacts=5, seed=3) as other:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas")
+        rp_id = backed_up(home, "acme-sas")
+        before = {t: table_rows(other, t) for t in TABLES}
+
+        run = home.cli("restore", rp_id, "--to", other, "--force")
+        assert run.rc == 3
+        assert {t: table_rows(other, t) for t in TABLES} == before
+        assert "holds a sqlite database and the target is postgresql" in run.err
+
+
+def test_the_target_is_checked_before_the_recovery_point_is_downloaded(
+    home: BackupHome, databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with databases("sqlite") as source, databases("sqlite") as occupied:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas")
+        rp = home.installation().catalog.get_recovery_point(backed_up(home, "acme-sas"))
+        # the object is gone: a restore that downloaded first would report that instead
+        home.folder_path(rp.key).unlink()
+
+        run = home.cli("restore", rp.id, "--to", occupied)
+        assert run.rc == 3
+        assert "not empty" in run.err
+
+        notes = tmp_path / "notes.txt"
+        notes.write_text("not a database, and not to be overwritten\n")
+        for extra in ((), ("--force",)):
+            run = home.cli("restore", rp.id, "--to", f"sqlite:///{notes}", *extra)
+            assert run.rc == 1
+            assert "checking the target failed" in run.err
+            assert "Traceback" not in run.err
+        assert notes.read_text() == "not a database, and not to be overwritten\n"

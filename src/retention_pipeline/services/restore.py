@@ -13,6 +13,11 @@ Ordering, which every change here must keep:
    and checksum with the manifest (the builds leave the tables readable and change no
    row); then the constraints that need a table to itself, the sequences, and the
    documents. A mismatch is reported whatever step it was found at.
+
+Every refusal about the target comes before its first write, and the cheap ones before
+the download: the target URL is opened and its emptiness checked first (a typo in
+``--to`` must not cost the download of a large recovery point), and the dump's engine is
+compared with the target's before ``--force`` empties anything.
 """
 
 from __future__ import annotations
@@ -113,6 +118,8 @@ class RestoreService:
         Progress phases: ``download``, ``load`` (bytes of table data sent to the target),
         ``verify`` (bytes of the target re-dumped), ``documents`` (bytes written).
         """
+        with self.open_loader(target_url) as loader:
+            _refuse_non_empty(loader, force)
         with self.scratch() as scratch:
             rp, reader = self._open(rp_id, scratch, progress)
             manifest = reader.manifest
@@ -152,12 +159,12 @@ class RestoreService:
         """
         tables = [snapshot.table(entry.name) for entry in reader.manifest.tables]
         with self.open_loader(target_url) as loader:
-            if not loader.is_empty():
-                if not force:
-                    raise RefusedError(
-                        "the target database is not empty; restore into an empty "
-                        "database, or pass --force to replace everything in it"
-                    )
+            if snapshot.engine != loader.engine:
+                raise RefusedError(
+                    f"the recovery point holds a {snapshot.engine} database and the target "
+                    f"is {loader.engine}; restore into an empty {snapshot.engine} database"
+                )
+            if not _refuse_non_empty(loader, force):
                 loader.clear()
             loader.create_schema(snapshot, phase="tables")
             load = Meter(progress, "load", _table_bytes(reader.manifest))
@@ -245,6 +252,18 @@ class RestoreService:
             with target.open("wb") as handle:
                 for chunk in data:
                     handle.write(chunk)
+
+
+def _refuse_non_empty(loader: Loader, force: bool) -> bool:
+    """Whether the target is empty; refuses a non-empty one unless ``force``."""
+    if loader.is_empty():
+        return True
+    if not force:
+        raise RefusedError(
+            "the target database is not empty; restore into an empty "
+            "database, or pass --force to replace everything in it"
+        )
+    return False
 
 
 def _check_documents_target(reader: RecoveryPointReader, folder: Path | None, force: bool) -> None:

@@ -153,11 +153,14 @@ class MariaDBLoader(_MariaDB):
         )
 
     def is_empty(self) -> bool:
-        with self.conn.cursor() as cur:
-            cur.execute(
-                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
-            )
-            return int(cur.fetchone()[0]) == 0
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(
+                    "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+                )
+                return int(cur.fetchone()[0]) == 0
+        except pymysql.MySQLError as error:
+            raise self.failure("checking the target", error) from None
 
     def clear(self) -> None:
         """Drop every table and view of the target database (``restore --force``)."""

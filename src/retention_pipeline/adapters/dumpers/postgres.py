@@ -155,11 +155,14 @@ class PostgresLoader(_Postgres):
             raise self.failure("configuring the session", error) from None
 
     def is_empty(self) -> bool:
-        row = self.conn.execute(
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
-            (self.namespace,),
-        ).fetchone()
+        try:
+            row = self.conn.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
+                (self.namespace,),
+            ).fetchone()
+        except psycopg.Error as error:
+            raise self.failure("checking the target", error) from None
         return bool(row and row[0] == 0)
 
     def clear(self) -> None:

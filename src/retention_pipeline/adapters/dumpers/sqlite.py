@@ -129,17 +129,23 @@ class SQLiteLoader(_SQLite):
         super().__init__(endpoint, read_only=False)
 
     def is_empty(self) -> bool:
-        row = self.conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-        ).fetchone()
+        try:
+            row = self.conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+            ).fetchone()
+        except sqlite3.Error as error:  # not a database file, or unreadable
+            raise self.failure("checking the target", error) from None
         return bool(row[0] == 0)
 
     def clear(self) -> None:
         """Drop every table, view and index of the target file (``restore --force``)."""
-        rows = self.conn.execute(
-            "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
-            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-        ).fetchall()
+        try:
+            rows = self.conn.execute(
+                "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+            ).fetchall()
+        except sqlite3.Error as error:
+            raise self.failure("emptying the target", error) from None
         self.conn.execute("PRAGMA foreign_keys = OFF")
         self._in_transaction(
             "emptying the target",
