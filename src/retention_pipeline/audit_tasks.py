@@ -41,8 +41,9 @@ def integrity_slice(now: datetime, days: int, *, home: str | None = None) -> lis
     every point is read once per cycle at a steady daily cost. Points never verified,
     whose last verification is older than N days (a new point, a changed N) or failed
     (checked again each day until it passes or is removed) join today.
-    Points of clients who keep ``hoster_can_decrypt: false`` are left out: only the
-    client can read them.
+    Points of clients who keep ``hoster_can_decrypt: false`` are left out, and so are
+    points taken while a client kept it (encrypted to the client's recipients only):
+    only the client can read them.
     """
     now = utc_instant(now)
     if days < 1:
@@ -58,7 +59,7 @@ def integrity_slice(now: datetime, days: int, *, home: str | None = None) -> lis
         if rp.client_id not in readable:
             policy = current_policy(catalog, rp.client_id)
             readable[rp.client_id] = policy is None or policy.protection.hoster_can_decrypt
-        if not readable[rp.client_id]:
+        if not readable[rp.client_id] or installation.keyring.excludes_hoster(rp):
             continue
         checked = last.get(rp.id)
         overdue = checked is None or checked < horizon or rp.id in failing

@@ -13,11 +13,13 @@ import subprocess
 import tarfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
 import pytest
 
+from retention_pipeline import audit_tasks
 from retention_pipeline.envelope.age_keys import Recipient
 from tests.backup.conftest import BackupHome, age_keygen, make_documents
 
@@ -101,3 +103,37 @@ def test_hoster_cannot_decrypt_when_the_order_form_says_so(
     assert listing[0] == "manifest.json"
     # no hoster key pair was made: nothing the hoster holds could decrypt this client
     assert "acme-sas" not in home.cli("keys", "list", "--json").out
+
+
+def test_points_taken_while_the_hoster_could_not_decrypt_stay_refused_not_tampered(
+    home: BackupHome,
+    databases: Databases,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    identity, recipient = age_keygen(tmp_path / "client")
+    with databases("sqlite") as source, databases("sqlite", filled=False) as target:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", recipients=(recipient,), hoster_can_decrypt=False)
+        assert home.cli("backup", "acme-sas").rc == 0
+        [client_only] = home.complete("acme-sas")
+
+        # the order form changes: from now on the hoster holds a key too
+        home.policy("acme-sas", recipients=(recipient,), hoster_can_decrypt=True)
+        assert home.cli("backup", "acme-sas").rc == 0
+
+        for args in (("verify", client_only.id), ("restore", client_only.id, "--to", target)):
+            run = home.cli(*args)
+            assert run.rc == 3, run.out + run.err
+            assert "encrypted to the client's own recipients only" in run.err
+            assert "altered" not in run.err
+        [newer] = [p for p in home.complete("acme-sas") if p.id != client_only.id]
+        assert home.cli("verify", newer.id).rc == 0
+        # the daily integrity slice leaves it out instead of raising a false alarm
+        batches = audit_tasks.integrity_slice(datetime.now(UTC), 7, home=str(home.path))
+        assert [rp for batch in batches for rp in batch] == [newer.id]
+        assert home.cli("restore", newer.id, "--to", target).rc == 0
+
+    # the client still decrypts the old point with its own identity
+    listing = tar_listing(client_decrypts(home.stored_bytes(client_only), identity))
+    assert listing[0] == "manifest.json"

@@ -19,7 +19,7 @@ from datetime import datetime
 from retention_pipeline.domain.policy import ClientPolicy
 from retention_pipeline.envelope.age import Identity, Recipient, generate_identity
 from retention_pipeline.errors import RefusedError
-from retention_pipeline.ports.catalog import Catalog, ClientKey
+from retention_pipeline.ports.catalog import Catalog, ClientKey, RecoveryPoint
 from retention_pipeline.ports.keys import (
     KeyCustody,
     KeyCustodyError,
@@ -89,6 +89,18 @@ class ClientKeyring:
                 "protection.hoster_can_decrypt: true or add protection.client_recipients"
             )
         return recipients
+
+    def excludes_hoster(self, rp: RecoveryPoint) -> bool:
+        """Whether ``rp`` was encrypted without the client's hoster key (client-only).
+
+        Such a point was taken while the order form said ``hoster_can_decrypt: false``;
+        its recorded recipient fingerprints tell, without unwrapping anything. A client
+        with no active hoster key is not judged here (``identity_for`` says why).
+        """
+        key = self.catalog.get_client_key(rp.client_id)
+        if key is None or key.state != "active" or not rp.recipients:
+            return False
+        return Recipient.from_string(key.recipient).fingerprint() not in rp.recipients
 
     def identity_for(self, client_id: str) -> Identity:
         """Unwrap the client's identity, for restore and verification only."""

@@ -92,8 +92,9 @@ class RestoreService:
         Progress phases: ``download`` (bytes of the stored object), then ``check``
         (bytes of table data and documents decrypted and checked).
         """
+        rp = self._readable(rp_id)
         with self.scratch() as scratch:
-            rp, reader = self._open(rp_id, scratch, progress)
+            reader = self._open(rp, scratch, progress)
             manifest = reader.manifest
             check = Meter(progress, "check", _table_bytes(manifest) + _document_bytes(manifest))
             with _corruption(rp):
@@ -118,10 +119,11 @@ class RestoreService:
         Progress phases: ``download``, ``load`` (bytes of table data sent to the target),
         ``verify`` (bytes of the target re-dumped), ``documents`` (bytes written).
         """
+        rp = self._readable(rp_id)
         with self.open_loader(target_url) as loader:
             _refuse_non_empty(loader, force)
         with self.scratch() as scratch:
-            rp, reader = self._open(rp_id, scratch, progress)
+            reader = self._open(rp, scratch, progress)
             manifest = reader.manifest
             if reader.schema_json is None:
                 if manifest.tables:
@@ -185,28 +187,43 @@ class RestoreService:
         with self.open_dumper(target_url) as dumper:
             return digest_tables(dumper, tables, on_chunk=meter.add)
 
-    def _open(
-        self, rp_id: str, scratch: BinaryIO, progress: Progress | None
-    ) -> tuple[RecoveryPoint, RecoveryPointReader]:
+    def _readable(self, rp_id: str) -> RecoveryPoint:
+        """The catalog row, refused unless it is complete and the hoster may decrypt it.
+
+        The hoster may not when the client's policy says so now, nor when the point was
+        taken while it said so (its recorded recipients lack the hoster's key): telling
+        that here keeps such a point from failing later as if it had been tampered with.
+        """
         rp = self.catalog.get_recovery_point(rp_id)
         if rp.status != "complete":
             raise RefusedError(
                 f"recovery point {rp_id} is {rp.status}; only complete recovery points "
                 "can be read (list them with: retention-pipeline points)"
             )
+        own_identity = "the client restores them with its own age identity (age -d -i KEYFILE)"
         policy = current_policy(self.catalog, rp.client_id)
         if policy is not None and not policy.protection.hoster_can_decrypt:
             raise RefusedError(
                 f"client {rp.client_id!r} keeps hoster_can_decrypt: false, so the hoster "
-                "cannot decrypt its backups; the client restores them with its own age "
-                "identity (age -d -i KEYFILE)"
+                f"cannot decrypt its backups; {own_identity}"
             )
+        if self.keyring.excludes_hoster(rp):
+            raise RefusedError(
+                f"recovery point {rp.id} was encrypted to the client's own recipients only "
+                f"(hoster_can_decrypt was false when it was taken), so the hoster cannot "
+                f"decrypt it; {own_identity}"
+            )
+        return rp
+
+    def _open(
+        self, rp: RecoveryPoint, scratch: BinaryIO, progress: Progress | None
+    ) -> RecoveryPointReader:
         identity = self.keyring.identity_for(rp.client_id)
         spool = self._fetch(rp, scratch, Meter(progress, "download", rp.size))
         with _corruption(rp):
             reader = RecoveryPointReader(decrypt_stream([identity], spool.read_back()))
         reader.manifest.check_identity(rp.client_id, rp.id)
-        return rp, reader
+        return reader
 
     def _fetch(self, rp: RecoveryPoint, scratch: BinaryIO, download: Meter) -> SealedSpool:
         """Download the object into a sealed spool; its hash must match before decrypting.
