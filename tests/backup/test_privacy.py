@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+import retention_pipeline.services.backup as backup_module
+from retention_pipeline.envelope.recovery_point import documents_in
 from retention_pipeline.errors import RetentionError
 from tests.backup.conftest import BackupHome
 from tests.support.crm import connect
@@ -120,3 +122,39 @@ def test_no_canary_reaches_logs_output_exceptions_or_the_catalog(
     for canary in canaries:
         for text in seen:
             assert canary not in text
+
+
+@pytest.mark.parametrize("change", ["shrink", "grow", "delete"])
+def test_a_document_changed_during_the_backup_fails_it_without_naming_the_file(
+    change: str,
+    home: BackupHome,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    (docs / "a-first.txt").write_bytes(b"stays as it is")
+    victim = docs / "notes Canary Person.txt"
+    victim.write_bytes(b"x" * 5000)
+
+    def listed_then_changed(folder: Path) -> list[object]:
+        listing = documents_in(folder)  # sizes are taken here ...
+        if change == "delete":  # ... and the file changes before it is packed
+            victim.unlink()
+        else:
+            victim.write_bytes(b"x" * (10 if change == "shrink" else 9000))
+        return listing  # type: ignore[return-value]
+
+    monkeypatch.setattr(backup_module, "documents_in", listed_then_changed)
+    home.policy("acme-sas", connection=None, documents=docs)
+    run = home.cli("backup", "acme-sas")
+
+    assert run.rc == 1
+    assert "document documents/000001 (file 2 of the documents folder" in run.err
+    assert "retry the backup" in run.err
+    assert "Canary" not in run.err and "Traceback" not in run.err
+    [attempt] = home.points("acme-sas")
+    assert attempt.status == "failed"
+    assert "documents/000001" in (attempt.reason or "")
+    assert "Canary" not in (attempt.reason or "")
+    assert not home.folder_path(attempt.key).exists()

@@ -36,11 +36,31 @@ from retention_pipeline.envelope.manifest import (
 )
 from retention_pipeline.envelope.readahead import read_ahead
 from retention_pipeline.envelope.spool import SealedSpool
+from retention_pipeline.errors import RetentionError
 
 # Level 1, measured on COPY text of a CRM (benchmarks/README.md): 2x the speed of level 3
 # and no bigger (42.8 vs 45.2 MB for 217 MB), already below pg_dump -Fc's zlib output.
 ZSTD_LEVEL = 1
 READ_SIZE = 1024 * 1024
+
+
+class DocumentChangedError(RetentionError):
+    """A document changed, moved or became unreadable between listing and packing.
+
+    The message names the member and its rank in the folder's sorted listing, never the
+    file's path: document names often carry a person's name, and this text reaches logs.
+    """
+
+    def __init__(self, member: str, number: int, cause: BaseException) -> None:
+        if isinstance(cause, OSError):
+            what = f"could not be read ({cause.strerror or type(cause).__name__})"
+        else:
+            what = "changed size while it was read"
+        super().__init__(
+            f"document {member} (file {number + 1} of the documents folder, in sorted order) "
+            f"{what}; nothing was stored: retry the backup when the folder is not being "
+            "written to"
+        )
 
 
 @dataclass(frozen=True)
@@ -158,9 +178,12 @@ def pack(
     for number, doc in enumerate(documents):
         digest = _Digest()
         name = f"documents/{number:06d}"
-        chunks = _counted(_file_chunks(doc.open()), count)
-        for piece in tarstream.file_member(name, doc.size, digest.watch(chunks)):
-            writer.write(piece)
+        try:
+            chunks = _counted(_file_chunks(doc.open()), count)
+            for piece in tarstream.file_member(name, doc.size, digest.watch(chunks)):
+                writer.write(piece)
+        except (OSError, tarstream.MemberSizeError) as error:
+            raise DocumentChangedError(name, number, error) from None
         docs.append(DocumentEntry(doc.path, name, doc.size, digest.sha.hexdigest()))
     writer.flush(zstandard.FLUSH_FRAME)
     spool.flush()

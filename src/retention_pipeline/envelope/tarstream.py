@@ -21,6 +21,10 @@ END_OF_ARCHIVE = b"\0" * (2 * BLOCK)
 DEFAULT_CHUNK = 4 * 1024 * 1024
 
 
+class MemberSizeError(ValueError):
+    """A member's data did not add up to the size its header already declared."""
+
+
 def member_header(name: str, size: int, *, mtime: int = 0, mode: int = 0o600) -> bytes:
     """The header block(s) of a regular file member, in pax format (long UTF-8 names)."""
     info = tarfile.TarInfo(name)
@@ -47,18 +51,18 @@ def file_member(
 ) -> Iterator[bytes]:
     """Stream a member whose size is known up front (a document file).
 
-    Raises ``ValueError`` if the chunks do not add up to ``size`` (the file changed while
-    it was read), because a wrong size would corrupt every member after it.
+    Raises ``MemberSizeError`` if the chunks do not add up to ``size`` (the file changed
+    while it was read), because a wrong size would corrupt every member after it.
     """
     yield member_header(name, size, mtime=mtime)
     seen = 0
     for chunk in chunks:
         seen += len(chunk)
         if seen > size:
-            raise ValueError(f"member {name}: grew while it was read; retry the backup")
+            raise MemberSizeError(f"member {name}: grew while it was read")
         yield chunk
     if seen != size:
-        raise ValueError(f"member {name}: shrank while it was read; retry the backup")
+        raise MemberSizeError(f"member {name}: shrank while it was read")
     yield padding(size)
 
 
