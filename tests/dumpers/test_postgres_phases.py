@@ -7,11 +7,13 @@ of every shape must still come back exactly, whichever phase builds them.
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 
 from retention_pipeline.adapters.dumpers import open_dumper, open_loader
-from retention_pipeline.ports.source import digest_tables, table_dump_mismatches
+from retention_pipeline.ports.source import SourceError, digest_tables, table_dump_mismatches
 from tests.dumpers.restore import dump_all, restore
 from tests.support.services import scratch_postgres_database
 
@@ -72,3 +74,41 @@ def test_the_indexes_phase_never_waits_for_a_reader(postgres_url: str) -> None:
         loader.set_sequences(snapshot)
         with open_dumper(target) as dumper:
             assert dumper.schema() == snapshot
+
+
+@pytest.mark.parametrize(
+    ("statements", "message"),
+    [
+        (
+            [
+                "CREATE TYPE mood AS ENUM ('ok', 'sad')",
+                "CREATE TABLE feelings (id bigint PRIMARY KEY, moods mood[])",
+            ],
+            "table feelings: column moods has type mood[], which this database defines",
+        ),
+        (
+            [
+                "CREATE DOMAIN positive AS integer CHECK (VALUE > 0)",
+                "CREATE TABLE scores (id bigint PRIMARY KEY, score positive)",
+            ],
+            "table scores: column score has type positive",
+        ),
+        (
+            ["CREATE SCHEMA sales", "CREATE TABLE sales.orders (id bigint PRIMARY KEY)"],
+            "tables in schema sales besides public",
+        ),
+        (
+            ["CREATE TABLE events (at date NOT NULL) PARTITION BY RANGE (at)"],
+            "schema public has partitioned tables",
+        ),
+    ],
+)
+def test_what_a_backup_would_leave_out_or_could_not_restore_is_refused(
+    postgres_url: str, statements: list[str], message: str
+) -> None:
+    source = _source(postgres_url)
+    with psycopg.connect(_libpq(source), autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+    with open_dumper(source) as dumper, pytest.raises(SourceError, match=re.escape(message)):
+        dumper.schema()

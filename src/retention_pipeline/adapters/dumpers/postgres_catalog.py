@@ -4,8 +4,12 @@ Types come from ``format_type``, defaults from ``pg_get_expr``, constraints from
 ``pg_get_constraintdef`` and indexes from ``pg_get_indexdef``: the server's own DDL text,
 which replays exactly on a server of the same major version. Only ordinary tables of one
 schema (``public`` by default) are read; views, partitioned tables, generated columns,
-functions and triggers are not part of a CRM dump yet, and a generated column is refused
-rather than silently restored as a plain one.
+functions and triggers are not part of a CRM dump yet. What would make a backup silently
+incomplete or impossible to restore is refused when the schema is read, before anything
+is stored: a generated column (it would come back as a plain one), a table in another
+schema or a partitioned table (its rows would be missing), and a column whose type this
+database defines itself, such as an enum, a domain or an extension's type (the restore
+could not create the table).
 """
 
 from __future__ import annotations
@@ -31,10 +35,25 @@ _TABLES = """
 SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relkind = 'r' ORDER BY c.relname"""
 
+# Tables whose rows the dump would leave out: any schema but ours (and the system's), and
+# partitioned tables in ours (their partitions hold the rows, under the parent's rules).
+_UNREAD_TABLES = """
+SELECT DISTINCT n.nspname, c.relkind = 'p' FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'
+  AND (n.nspname <> %s OR c.relkind = 'p')
+ORDER BY 1"""
+
+# The schema of a column's type, or of its element type for an array: anything but
+# pg_catalog is a type this database defines (enum, domain, composite, extension type).
 _COLUMNS = """
 SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated
-FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
+       (SELECT tn.nspname FROM pg_type et JOIN pg_namespace tn ON tn.oid = et.typnamespace
+        WHERE et.oid = CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE t.oid END)
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum"""
 
@@ -84,16 +103,45 @@ _ON_DELETE = {
 _IDENTITY = {"a": "ALWAYS", "d": "BY DEFAULT"}
 
 
+def _refuse_unread_tables(conn: psycopg.Connection[Any], schema: str) -> None:
+    """Refuse a database whose rows would not all be in the dump (see ``_UNREAD_TABLES``)."""
+    found = conn.execute(_UNREAD_TABLES, (schema,)).fetchall()
+    elsewhere = sorted({name for name, _ in found if name != schema})
+    if elsewhere:
+        raise SourceError(
+            f"the database has tables in schema {', '.join(elsewhere)} besides {schema}; the "
+            f"PostgreSQL dumper backs up schema {schema} only, so their rows would be "
+            f"missing from the backup: move them into {schema}, or ask for more schemas "
+            "to be supported"
+        )
+    if found:
+        raise SourceError(
+            f"schema {schema} has partitioned tables, which the PostgreSQL dumper does not "
+            "support yet (their rows would come back without the partitioning); ask for "
+            "them to be supported"
+        )
+
+
 def read_snapshot(conn: psycopg.Connection[Any], schema: str, version: str) -> SchemaSnapshot:
     """The snapshot of ``schema``, read inside the caller's (snapshot) transaction."""
+    _refuse_unread_tables(conn, schema)
     tables = dict(conn.execute(_TABLES, (schema,)).fetchall())
     oids = list(tables)
     columns: dict[int, list[Column]] = {oid: [] for oid in oids}
-    for rel, name, type_, notnull, default, identity, generated in conn.execute(_COLUMNS, (oids,)):
+    for row in conn.execute(_COLUMNS, (oids,)):
+        rel, name, type_, notnull, default, identity, generated, type_schema = row
         if generated:
             raise SourceError(
                 f"table {tables[rel]}: column {name} is a generated column, which the "
                 "PostgreSQL dumper does not support yet; ask for it to be added"
+            )
+        if type_schema != "pg_catalog":
+            raise SourceError(
+                f"table {tables[rel]}: column {name} has type {type_}, which this database "
+                "defines itself (an enum, a domain, a composite or an extension's type); "
+                "the PostgreSQL dumper does not recreate such types yet, so a restore "
+                "would fail: use a built-in type (text with a CHECK for an enum), or ask "
+                "for the type to be supported"
             )
         columns[rel].append(Column(name, type_, not notnull, default, _IDENTITY.get(identity)))
     pks: dict[int, tuple[str | None, tuple[str, ...]]] = {}
