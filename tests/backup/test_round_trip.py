@@ -81,3 +81,43 @@ def test_round_trip_on_s3_with_kms_custody(
     verify = home.cli("verify", rp.id)
     assert verify.rc == 0, verify.err
     assert "verification: OK" in verify.out
+
+
+def test_a_restore_without_a_documents_folder_says_they_were_not_written(
+    home: BackupHome, databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = make_documents(tmp_path / "documents")
+    with databases("sqlite") as source, databases("sqlite", filled=False) as target:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", documents=docs)
+        assert home.cli("backup", "acme-sas").rc == 0
+        [rp] = home.complete("acme-sas")
+        run = home.cli("restore", rp.id, "--to", target)
+        assert run.rc == 0, run.err
+        assert f"{len(tree(docs))} documents\n  the documents were checked, not written" in run.out
+        assert "verification: OK" in run.out
+
+
+def test_the_points_table_shows_every_field_and_the_whole_digest(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas")
+        assert home.cli("backup", "acme-sas").rc == 0
+        [rp] = home.complete("acme-sas")
+        listing = home.cli("points", "acme-sas")
+        assert listing.rc == 0
+        header, row = listing.out.splitlines()[:2]
+        assert header.split() == [
+            "ID",
+            "CLIENT",
+            "STORE",
+            "KEY",
+            "SIZE",
+            "STATUS",
+            "CREATED",
+            "SHA256",
+        ]
+        assert row.split()[:6] == [rp.id, "acme-sas", "folder", rp.key, str(rp.size), "complete"]
+        assert row.split()[-1] == rp.sha256  # in full

@@ -101,17 +101,19 @@ def run_points(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
+    # every field of the JSON, the SHA-256 in full: auditors compare it with the store's
     print_table(
-        ["ID", "CLIENT", "STORE", "SIZE", "STATUS", "CREATED", "SHA256"],
+        ["ID", "CLIENT", "STORE", "KEY", "SIZE", "STATUS", "CREATED", "SHA256"],
         [
             [
                 r["id"],
                 r["client"],
                 r["store"],
+                r["key"],
                 r["size"],
                 r["status"],
                 r["created_at"],
-                (r["sha256"] or "")[:16],
+                r["sha256"] or "",
             ]
             for r in rows
         ],
@@ -119,7 +121,7 @@ def run_points(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_report(report: ReadReport, as_json: bool, verb: str) -> int:
+def _print_report(report: ReadReport, as_json: bool, verb: str, note: str | None = None) -> int:
     if as_json:
         print_json({**report.__dict__, "ok": report.ok})
     else:
@@ -127,6 +129,8 @@ def _print_report(report: ReadReport, as_json: bool, verb: str) -> int:
             f"{verb} {report.recovery_point_id} of {report.client_id}: {report.tables} tables, "
             f"{report.rows} rows, {report.documents} documents"
         )
+        if note:
+            print(f"  {note}")
         for problem in report.problems:
             print(f"  MISMATCH {problem}")
         print("verification: OK" if report.ok else "verification: FAILED")
@@ -152,7 +156,10 @@ def run_restore(args: argparse.Namespace) -> int:
             force=args.force,
             progress=progress,
         )
-    return _print_report(report, args.json, "restored")
+    note = None
+    if report.documents and args.documents is None:
+        note = "the documents were checked, not written: pass --documents DIR to restore them"
+    return _print_report(report, args.json, "restored", note)
 
 
 def run_cleanup(args: argparse.Namespace) -> int:
