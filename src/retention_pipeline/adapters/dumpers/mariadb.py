@@ -2,6 +2,7 @@
 
 Format: PostgreSQL COPY text lines (``copy_text``) whose values are the server's own text
 rendering, read with pymysql's type conversion switched off: DECIMAL stays an exact string,
+FLOAT is read widened to DOUBLE (printed as a FLOAT, it keeps only 6 significant digits),
 DATETIME/TIMESTAMP are ``YYYY-MM-DD hh:mm:ss[.ffffff]`` in UTC (the session's time zone is
 ``+00:00``, so TIMESTAMP values do not depend on the server's zone), DATE ``YYYY-MM-DD``,
 BOOLEAN is ``0``/``1``, BIT is its number, and BINARY/VARBINARY/BLOB values are bytea hex
@@ -41,7 +42,11 @@ BATCH_ROWS = 1000
 _BINARY_TYPES = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
 # Parameter encoders only: with no decoders, every value arrives as the server's text.
 _ENCODERS_ONLY = {k: v for k, v in pymysql.converters.conversions.items() if not isinstance(k, int)}
-_LOAD_MODE = "NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION"
+# Not strict, and invalid dates allowed: a restore must take back whatever the source
+# holds, and a CRM running with a lax sql_mode holds ENUM error values ('') and dates such
+# as 2024-02-30. A value the target would alter instead of storing is still caught: the
+# restore's re-dump compares every table's checksum with the manifest.
+_LOAD_MODE = "NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION"
 
 
 def is_binary(column: Column) -> bool:
@@ -51,6 +56,20 @@ def is_binary(column: Column) -> bool:
 
 def is_bit(column: Column) -> bool:
     return column.type.lower().startswith("bit")
+
+
+def is_float(column: Column) -> bool:
+    """FLOAT: the server prints it with 6 significant digits, which loses bits."""
+    return column.type.lower().startswith("float")
+
+
+def _selected(column: Column) -> str:
+    """The select-list item that renders ``column`` exactly as text."""
+    if is_bit(column):
+        return f"({quote(column.name)} + 0)"
+    if is_float(column):  # a FLOAT widened to DOUBLE is exact, and printed in full
+        return f"CAST({quote(column.name)} AS DOUBLE)"
+    return quote(column.name)
 
 
 class _MariaDB(Session):
@@ -111,9 +130,7 @@ class MariaDBDumper(_MariaDB):
         return rechunk(self._rows(table))
 
     def _rows(self, table: Table) -> Iterator[bytes]:
-        select = ", ".join(
-            f"({quote(c.name)} + 0)" if is_bit(c) else quote(c.name) for c in table.columns
-        )
+        select = ", ".join(_selected(c) for c in table.columns)
         if table.primary_key:
             order = ", ".join(quote(c) for c in table.primary_key)
         else:
@@ -197,7 +214,9 @@ class MariaDBLoader(_MariaDB):
     def load_table(self, table: Table, chunks: Iterable[bytes]) -> None:
         names = ", ".join(quote(c.name) for c in table.columns)
         marks = ", ".join(["%s"] * len(table.columns))
-        statement = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"
+        # pymysql %-formats the statement with the parameters: a % in a name is doubled
+        target = f"{quote(table.name)} ({names})".replace("%", "%%")
+        statement = f"INSERT INTO {target} VALUES ({marks})"
         parsers = [_parser(c) for c in table.columns]
         try:
             self.conn.begin()

@@ -53,6 +53,23 @@ _INDEXES = """SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME
 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME <> 'PRIMARY'
 ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"""
 
+_PARTITIONED = """SELECT DISTINCT TABLE_NAME FROM information_schema.PARTITIONS
+WHERE TABLE_SCHEMA = DATABASE() AND PARTITION_NAME IS NOT NULL ORDER BY TABLE_NAME"""
+
+# Spatial values arrive as the server's internal bytes, which an INSERT does not take back.
+_SPATIAL = frozenset(
+    {
+        "geometry",
+        "point",
+        "linestring",
+        "polygon",
+        "multipoint",
+        "multilinestring",
+        "multipolygon",
+        "geometrycollection",
+    }
+)
+
 _FK_LINE = re.compile(r"^\s*CONSTRAINT `(?:[^`]|``)+` FOREIGN KEY .*?,?$")
 _AUTO_INCREMENT = re.compile(r" AUTO_INCREMENT=(\d+)")
 
@@ -76,6 +93,14 @@ def split_create_table(create: str) -> tuple[str, list[str], int | None]:
 
 def read_snapshot(cur: Any, version: str) -> SchemaSnapshot:
     """The snapshot of the connection's current database, read with cursor ``cur``."""
+    cur.execute(_PARTITIONED)
+    partitioned = [row[0] for row in cur.fetchall()]
+    if partitioned:
+        raise SourceError(
+            f"table {', '.join(partitioned)}: partitioned tables are not supported by the "
+            "MariaDB dumper yet (the restore could not recreate them); ask for them to be "
+            "supported"
+        )
     cur.execute(_TABLES)
     names = [row[0] for row in cur.fetchall()]
     columns: dict[str, list[Column]] = {name: [] for name in names}
@@ -88,6 +113,12 @@ def read_snapshot(cur: Any, version: str) -> SchemaSnapshot:
             raise SourceError(
                 f"table {table}: column {name} is a generated column, which the MariaDB "
                 "dumper does not support yet; ask for it to be added"
+            )
+        if type_.lower().split("(")[0] in _SPATIAL:
+            raise SourceError(
+                f"table {table}: column {name} has the spatial type {type_}, which the "
+                "MariaDB dumper does not support yet (the restore could not load it); ask "
+                "for it to be added"
             )
         if "auto_increment" in (extra or "").lower():
             counted[table] = name
