@@ -7,11 +7,11 @@ timestamps and decimals as whatever the application wrote (usually ISO-8601 text
 dump keeps them as they are.
 
 SQLite types values per row, not per column, so the loader gives each field back its
-storage class from the column's affinity: a field that is exactly a rendered integer or
-float becomes a number in INTEGER/REAL/NUMERIC columns, and ``\\x`` hex becomes a BLOB in
-BLOB (or untyped) columns. This restores every value SQLite itself would have stored
-through that affinity; the cases it cannot tell apart (a BLOB kept in a TEXT column, an
-integer kept in an untyped column) are listed in ``docs/dump-formats.md``.
+storage class: in a TEXT column every field is text (SQLite stores numbers there as
+text); in any other column (INTEGER, REAL, NUMERIC, BLOB or untyped) ``\\x`` hex becomes a
+BLOB and a field that is exactly a rendered integer or float becomes a number. The cases
+this cannot tell apart (a BLOB kept in a TEXT column, a text that reads like a number or
+like hex in another column) are listed in ``docs/dump-formats.md``.
 
 Schema: the ``CREATE`` statements of ``sqlite_master`` are replayed as written (tables,
 then indexes after the data); views and triggers are not restored yet. The dump reads in
@@ -20,6 +20,7 @@ one read transaction, so every table is seen as of the same instant.
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -231,32 +232,39 @@ def affinity(declared: str) -> str:
 
 
 def _parser(column: Column) -> Callable[[bytes], Any]:
-    """How a field's unescaped bytes become the value SQLite stored (module docstring)."""
-    kind = affinity(column.type)
-    if kind == "TEXT":
+    """How a field's unescaped bytes become the value SQLite stored (module docstring).
+
+    A TEXT column holds text (SQLite turns numbers stored there into text). Any other
+    column may hold any storage class, so a field is given back the one its rendering
+    shows: a binary value is a BLOB, the exact rendering of a number a number, anything
+    else TEXT.
+    """
+    if affinity(column.type) == "TEXT":
         return _text
-    if kind == "BLOB":
-        return _blob_or_text
-    return _number_or_text
+    return _stored_value
 
 
 def _text(raw: bytes) -> str:
     return raw.decode("utf-8")
 
 
-def _blob_or_text(raw: bytes) -> bytes | str:
+def _stored_value(raw: bytes) -> bytes | int | float | str:
     with suppress(ValueError):
         return from_hex_text(raw)
-    return raw.decode("utf-8")
+    return _number_or_text(raw)
 
 
 def _number_or_text(raw: bytes) -> int | float | str:
-    """Only the exact renderings of numbers become numbers; anything else stays text."""
+    """Only the exact renderings of numbers become numbers; anything else stays text.
+
+    ``nan`` stays text: SQLite stores no NaN (a REAL NaN becomes NULL), so a field that
+    reads ``nan`` was the text 'nan'.
+    """
     if _INT.fullmatch(raw) and -(2**63) <= (whole := int(raw)) < 2**63:
         return whole
     text = raw.decode("utf-8")
     with suppress(ValueError):
         number = float(text)
-        if repr(number) == text:
+        if repr(number) == text and not math.isnan(number):
             return number
     return text

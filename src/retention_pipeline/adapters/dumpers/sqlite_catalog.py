@@ -19,6 +19,7 @@ from retention_pipeline.ports.source import (
     Index,
     SchemaSnapshot,
     Sequence,
+    SourceError,
     Table,
     UniqueConstraint,
     sorted_snapshot,
@@ -41,6 +42,15 @@ def _index_columns(conn: sqlite3.Connection, index: str) -> tuple[str, ...]:
 def read_snapshot(conn: sqlite3.Connection, version: str) -> SchemaSnapshot:
     """The snapshot of the main database of ``conn``."""
     objects = conn.execute(_OBJECTS).fetchall()
+    virtual = sorted(
+        name for kind, name, _, sql in objects if (sql or "").upper().startswith("CREATE VIRTUAL")
+    )
+    if virtual:
+        raise SourceError(
+            f"table {', '.join(virtual)}: virtual tables (full-text search, R*Tree) are not "
+            "supported by the SQLite dumper yet (a restore could not recreate them and "
+            "their shadow tables); ask for them to be supported"
+        )
     index_sql = {name: sql for kind, name, _, sql in objects if kind == "index"}
     tables, indexes = [], []
     for kind, name, _, sql in objects:

@@ -1,0 +1,130 @@
+"""Values and schemas a real CRM holds beyond the synthetic one: each comes back exactly,
+or the backup is refused when the schema is read (never a complete backup that is
+incomplete or that cannot be restored)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from retention_pipeline.adapters.dumpers import open_dumper
+from retention_pipeline.ports.source import SourceError, digest_tables, table_dump_mismatches
+from tests.dumpers.restore import dump_all, restore
+from tests.support.crm import connect
+from tests.support.services import scratch_mariadb_database
+
+
+def run(url: str, statements: list[str]) -> None:
+    with connect(url) as conn:
+        cur = conn.cursor()
+        for statement in statements:
+            cur.execute(statement)
+
+
+def rows(url: str, query: str) -> list[tuple[Any, ...]]:
+    with connect(url) as conn:
+        cur = conn.cursor()
+        cur.execute(query)
+        return list(cur.fetchall())
+
+
+def round_trip(source: str, target: str) -> None:
+    """Dump, restore, and check the target re-dumps to the manifest's checksums."""
+    snapshot, data, digests = dump_all(source)
+    restore(target, snapshot, data)
+    with open_dumper(target) as dumper:
+        assert table_dump_mismatches(digests, digest_tables(dumper, snapshot.tables)) == []
+
+
+@pytest.mark.mariadb
+def test_mariadb_floats_percent_names_and_lax_mode_values_come_back_exactly() -> None:
+    with scratch_mariadb_database() as source, scratch_mariadb_database() as target:
+        run(
+            source,
+            [
+                "SET SESSION sql_mode = 'ALLOW_INVALID_DATES'",
+                "CREATE TABLE deals (id INT PRIMARY KEY, f FLOAT, `discount %` DECIMAL(5,2), "
+                "st ENUM('new','won','lost'), due DATE, seen DATETIME)",
+                "INSERT INTO deals VALUES (1, 1234567.891, 12.5, 'won', '2024-02-30', "
+                "'2024-04-31 10:00:00'), (2, 1.17549435e-38, 0, 'bogus', '2024-01-01', NULL), "
+                "(3, 0.1, NULL, NULL, NULL, NULL), (4, -3.4028234e38, 99.99, 'new', NULL, NULL)",
+            ],
+        )
+        query = (
+            "SELECT id, CAST(f AS DOUBLE), `discount %`, st + 0, CAST(due AS CHAR), "
+            "CAST(seen AS CHAR) FROM deals ORDER BY id"
+        )
+        original = rows(source, query)
+        assert original[1][3] == 0  # the ENUM error value a lax sql_mode stored
+        assert original[0][4] == "2024-02-30"
+
+        round_trip(source, target)
+        assert rows(target, query) == original
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize(
+    ("statements", "message"),
+    [
+        (
+            [
+                "CREATE TABLE events (id INT NOT NULL, y INT NOT NULL, PRIMARY KEY (id, y)) "
+                "PARTITION BY RANGE (y) (PARTITION p1 VALUES LESS THAN (2024), "
+                "PARTITION pmax VALUES LESS THAN MAXVALUE)"
+            ],
+            "table events: partitioned tables are not supported",
+        ),
+        (
+            ["CREATE TABLE sites (id INT PRIMARY KEY, at POINT)"],
+            "table sites: column at has the spatial type point",
+        ),
+    ],
+)
+def test_mariadb_schemas_a_restore_could_not_recreate_are_refused(
+    statements: list[str], message: str
+) -> None:
+    with scratch_mariadb_database() as source:
+        run(source, statements)
+        with open_dumper(source) as dumper, pytest.raises(SourceError, match=re.escape(message)):
+            dumper.schema()
+
+
+def test_sqlite_values_keep_their_storage_class_whatever_the_column(tmp_path: Path) -> None:
+    source, target = f"sqlite:///{tmp_path / 'source.db'}", f"sqlite:///{tmp_path / 'target.db'}"
+    run(
+        source,
+        [
+            "CREATE TABLE wr (k TEXT PRIMARY KEY, v) WITHOUT ROWID",
+            "INSERT INTO wr VALUES ('int', 1), ('real', 2.5), ('text', 'hello'), "
+            "('blob', x'00ff41'), ('null', NULL), ('big', 9223372036854775807)",
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, n NUMERIC, i INTEGER, b BLOB, t TEXT)",
+            "INSERT INTO notes VALUES (1, 'nan', x'41', 7, 5), (2, 3.25, 12, 'words', 'x'), "
+            "(3, 10, -1, x'', '')",
+        ],
+    )
+    query = (
+        "SELECT k, typeof(v), quote(v) FROM wr UNION ALL "
+        "SELECT id, typeof(n) || typeof(i) || typeof(b) || typeof(t), "
+        "quote(n) || quote(i) || quote(b) || quote(t) FROM notes ORDER BY 1"
+    )
+    original = rows(source, query)
+    assert ("int", "integer", "1") in original
+
+    round_trip(source, target)
+    assert rows(target, query) == original
+
+
+def test_sqlite_virtual_tables_are_refused(tmp_path: Path) -> None:
+    source = f"sqlite:///{tmp_path / 'fts.db'}"
+    run(
+        source,
+        [
+            "CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT)",
+            "CREATE VIRTUAL TABLE docs_fts USING fts5(body, content='docs', content_rowid='id')",
+        ],
+    )
+    with open_dumper(source) as dumper, pytest.raises(SourceError, match="table docs_fts: virtual"):
+        dumper.schema()
