@@ -101,6 +101,37 @@ def test_the_indexes_phase_never_waits_for_a_reader(postgres_url: str) -> None:
             ["CREATE TABLE events (at date NOT NULL) PARTITION BY RANGE (at)"],
             "schema public has partitioned tables",
         ),
+        (
+            [
+                "CREATE FUNCTION next_ref() RETURNS text LANGUAGE sql AS $$ SELECT 'REF-1' $$",
+                "CREATE TABLE refs (id int PRIMARY KEY, ref text DEFAULT next_ref())",
+            ],
+            "table refs: a default, check or index calls the function next_ref",
+        ),
+        (
+            [
+                "CREATE FUNCTION norm(text) RETURNS text IMMUTABLE LANGUAGE sql "
+                "AS $$ SELECT lower($1) $$",
+                "CREATE TABLE people (id int PRIMARY KEY, mail text)",
+                "CREATE INDEX people_mail_idx ON people (norm(mail))",
+            ],
+            "table people: a default, check or index calls the function norm",
+        ),
+        (
+            [
+                "CREATE TABLE parties (id int PRIMARY KEY)",
+                "CREATE TABLE customers (vip boolean) INHERITS (parties)",
+            ],
+            "table customers, parties: table inheritance is not supported",
+        ),
+        (
+            [
+                "CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', "
+                "deterministic = false)",
+                "CREATE TABLE tags (id int PRIMARY KEY, label text COLLATE nocase)",
+            ],
+            "table tags: column label uses the collation nocase",
+        ),
     ],
 )
 def test_what_a_backup_would_leave_out_or_could_not_restore_is_refused(
@@ -112,3 +143,29 @@ def test_what_a_backup_would_leave_out_or_could_not_restore_is_refused(
             conn.execute(statement)
     with open_dumper(source) as dumper, pytest.raises(SourceError, match=re.escape(message)):
         dumper.schema()
+
+
+def test_collations_and_dotted_names_come_back(postgres_url: str) -> None:
+    source = _source(postgres_url)
+    with psycopg.connect(_libpq(source), autocommit=True) as conn:
+        conn.execute(
+            'CREATE TABLE "crm.contacts" (id serial PRIMARY KEY, '
+            'name text COLLATE "fr-x-icu" UNIQUE, note text COLLATE "C")'
+        )
+        conn.execute(
+            """INSERT INTO "crm.contacts" (name, note) VALUES ('b', 'b'), ('B', 'B'), """
+            "('a', 'a'), ('é', 'é'), ('z', 'Z')"
+        )
+    snapshot, data, digests = dump_all(source)
+    columns = {c.name: c.type for c in snapshot.table("crm.contacts").columns}
+    assert columns["name"] == 'text COLLATE "fr-x-icu"' and columns["note"] == 'text COLLATE "C"'
+    with scratch_postgres_database() as target:
+        restore(target, snapshot, data)
+        with open_dumper(target) as dumper:
+            assert dumper.schema() == snapshot
+            assert table_dump_mismatches(digests, digest_tables(dumper, snapshot.tables)) == []
+        with psycopg.connect(_libpq(target), autocommit=True) as conn:
+            next_id = conn.execute(
+                """INSERT INTO "crm.contacts" (name) VALUES ('y') RETURNING id"""
+            ).fetchone()
+            assert next_id == (6,)  # the serial's sequence came back, owned by its column

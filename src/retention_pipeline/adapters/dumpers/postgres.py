@@ -246,7 +246,7 @@ class PostgresLoader(_Postgres):
             with self.conn.transaction():
                 for seq in snapshot.sequences:
                     if seq.owned_by in identity:
-                        table, column = seq.owned_by.split(".", 1)
+                        table, column = owner(snapshot, seq.owned_by)
                         qualified = self.table_id(table).as_string(self.conn)
                         target: Any = sql.SQL("pg_get_serial_sequence({}, {})").format(
                             sql.Literal(qualified), sql.Literal(column)
@@ -260,6 +260,19 @@ class PostgresLoader(_Postgres):
                     )
         except psycopg.Error as error:
             raise self.failure("setting sequences", error) from None
+
+
+def owner(snapshot: SchemaSnapshot, owned_by: str) -> tuple[str, str]:
+    """The (table, column) a sequence's ``owned_by`` names.
+
+    ``owned_by`` is ``table.column``, and either name may hold dots of its own, so it is
+    matched against the snapshot's columns instead of being split.
+    """
+    for table in snapshot.tables:
+        for column in table.columns:
+            if f"{table.name}.{column.name}" == owned_by:
+                return table.name, column.name
+    raise SourceError(f"sequence owner {owned_by}: no such column in the dump's schema")
 
 
 def _table_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Statement]:
@@ -295,7 +308,7 @@ def _table_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Statement]:
         )
     for seq in snapshot.sequences:
         if seq.owned_by and seq.owned_by not in identity:
-            table_name, column = seq.owned_by.split(".", 1)
+            table_name, column = owner(snapshot, seq.owned_by)
             out.append(
                 sql.SQL("ALTER SEQUENCE {} OWNED BY {}.{}").format(
                     loader.table_id(seq.name), loader.table_id(table_name), sql.Identifier(column)

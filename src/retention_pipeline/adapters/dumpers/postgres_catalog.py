@@ -7,9 +7,12 @@ schema (``public`` by default) are read; views, partitioned tables, generated co
 functions and triggers are not part of a CRM dump yet. What would make a backup silently
 incomplete or impossible to restore is refused when the schema is read, before anything
 is stored: a generated column (it would come back as a plain one), a table in another
-schema or a partitioned table (its rows would be missing), and a column whose type this
-database defines itself, such as an enum, a domain or an extension's type (the restore
-could not create the table).
+schema, a partitioned table or table inheritance (rows would be missing or counted
+twice), a column whose type or collation this database defines itself (an enum, a domain,
+an extension's type, a created collation), and a default, check or index that calls a
+function this database defines (the restore could not create the table or index).
+Collations are kept: a column whose collation is not its type's default carries a
+``COLLATE`` clause in its type text.
 """
 
 from __future__ import annotations
@@ -51,11 +54,31 @@ _COLUMNS = """
 SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
        pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
        (SELECT tn.nspname FROM pg_type et JOIN pg_namespace tn ON tn.oid = et.typnamespace
-        WHERE et.oid = CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE t.oid END)
+        WHERE et.oid = CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE t.oid END),
+       quote_ident(co.collname), cn.nspname
 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> t.typcollation
+LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum"""
+
+# Functions outside pg_catalog that a table's defaults, constraints or indexes call.
+_FUNCTION_USES = """
+SELECT DISTINCT c.relname, p.proname FROM pg_depend d
+JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
+JOIN pg_namespace pn ON pn.oid = p.pronamespace
+JOIN pg_class c ON c.oid = CASE d.classid
+    WHEN 'pg_attrdef'::regclass THEN (SELECT adrelid FROM pg_attrdef WHERE oid = d.objid)
+    WHEN 'pg_constraint'::regclass THEN (SELECT conrelid FROM pg_constraint WHERE oid = d.objid)
+    WHEN 'pg_class'::regclass THEN (SELECT indrelid FROM pg_index WHERE indexrelid = d.objid)
+  END
+WHERE pn.nspname <> 'pg_catalog' AND c.oid = ANY(%s)
+ORDER BY 1, 2"""
+
+_INHERITING = """
+SELECT DISTINCT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid IN (i.inhrelid, i.inhparent)
+WHERE c.oid = ANY(%s) ORDER BY 1"""
 
 _KEYS = """ARRAY(SELECT a.attname FROM unnest({keys}) WITH ORDINALITY k(num, pos)
       JOIN pg_attribute a ON a.attrelid = {rel} AND a.attnum = k.num ORDER BY k.pos)"""
@@ -122,14 +145,46 @@ def _refuse_unread_tables(conn: psycopg.Connection[Any], schema: str) -> None:
         )
 
 
+def _refuse_unrestorable(conn: psycopg.Connection[Any], oids: list[int]) -> None:
+    """Refuse tables whose restore would fail or mix rows (see the module docstring)."""
+    uses = conn.execute(_FUNCTION_USES, (oids,)).fetchall()
+    if uses:
+        table, function = uses[0]
+        raise SourceError(
+            f"table {table}: a default, check or index calls the function {function}, which "
+            "this database defines itself (or an extension does); the PostgreSQL dumper "
+            "does not recreate functions yet, so a restore could not create the table: "
+            "ask for functions to be supported"
+        )
+    inheriting = [name for (name,) in conn.execute(_INHERITING, (oids,)).fetchall()]
+    if inheriting:
+        raise SourceError(
+            f"table {', '.join(inheriting)}: table inheritance is not supported by the "
+            "PostgreSQL dumper yet (a parent's dump would include its children's rows); "
+            "ask for it to be supported"
+        )
+
+
 def read_snapshot(conn: psycopg.Connection[Any], schema: str, version: str) -> SchemaSnapshot:
     """The snapshot of ``schema``, read inside the caller's (snapshot) transaction."""
     _refuse_unread_tables(conn, schema)
     tables = dict(conn.execute(_TABLES, (schema,)).fetchall())
     oids = list(tables)
     columns: dict[int, list[Column]] = {oid: [] for oid in oids}
+    _refuse_unrestorable(conn, oids)
     for row in conn.execute(_COLUMNS, (oids,)):
-        rel, name, type_, notnull, default, identity, generated, type_schema = row
+        (
+            rel,
+            name,
+            type_,
+            notnull,
+            default,
+            identity,
+            generated,
+            type_schema,
+            collation,
+            coll_schema,
+        ) = row
         if generated:
             raise SourceError(
                 f"table {tables[rel]}: column {name} is a generated column, which the "
@@ -143,6 +198,14 @@ def read_snapshot(conn: psycopg.Connection[Any], schema: str, version: str) -> S
                 "would fail: use a built-in type (text with a CHECK for an enum), or ask "
                 "for the type to be supported"
             )
+        if collation is not None:
+            if coll_schema != "pg_catalog":
+                raise SourceError(
+                    f"table {tables[rel]}: column {name} uses the collation {collation}, "
+                    "which this database defines itself; the PostgreSQL dumper does not "
+                    "recreate collations yet: use a built-in one, or ask for it"
+                )
+            type_ = f"{type_} COLLATE {collation}"
         columns[rel].append(Column(name, type_, not notnull, default, _IDENTITY.get(identity)))
     pks: dict[int, tuple[str | None, tuple[str, ...]]] = {}
     uniques: dict[int, list[UniqueConstraint]] = {oid: [] for oid in oids}
