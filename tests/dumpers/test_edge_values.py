@@ -5,12 +5,15 @@ incomplete or that cannot be restored)."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from retention_pipeline.adapters.dumpers import open_dumper
+from retention_pipeline.adapters.dumpers.session import remedy
 from retention_pipeline.ports.source import SourceError, digest_tables, table_dump_mismatches
 from tests.dumpers.restore import dump_all, restore
 from tests.support.crm import connect
@@ -128,3 +131,23 @@ def test_sqlite_virtual_tables_are_refused(tmp_path: Path) -> None:
     )
     with open_dumper(source) as dumper, pytest.raises(SourceError, match="table docs_fts: virtual"):
         dumper.schema()
+
+
+@pytest.mark.postgres
+def test_refused_data_and_an_unreachable_server_get_different_advice(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    libpq = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(libpq) as conn, pytest.raises(psycopg.Error) as refused:
+        conn.execute("SELECT 1 / 0")
+    assert remedy(refused.value).startswith("the server refused what was sent")
+
+    with pytest.raises(psycopg.Error) as unreachable:
+        psycopg.connect("postgresql://postgres@127.0.0.1:9/none", connect_timeout=2)
+    assert remedy(unreachable.value).startswith("check that the server is up")
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n")
+    with pytest.raises(sqlite3.Error) as not_a_database:
+        sqlite3.connect(notes).execute("SELECT * FROM sqlite_master")
+    assert remedy(not_a_database.value).startswith("check that the server is up")

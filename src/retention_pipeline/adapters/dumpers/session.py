@@ -44,8 +44,7 @@ class Session:
         """A ``SourceError`` for ``step`` that names no URL and no data; raise it ``from None``."""
         where = f", table {table}" if table else ""
         return SourceError(
-            f"{self.endpoint.label}{where}: {step} failed ({error_code(error)}); "
-            "check that the server is up, the database exists and the account may use it"
+            f"{self.endpoint.label}{where}: {step} failed ({error_code(error)}); {remedy(error)}"
         )
 
     def refuse_unsafe_target(
@@ -85,3 +84,32 @@ def error_code(error: BaseException) -> str:
     if sqlite_code:
         return str(sqlite_code)
     return type(error).__name__
+
+
+# Errors about reaching the database rather than about what was sent to it: SQLSTATE
+# classes (connection, authorization, unknown database, resources, shutdown, privilege),
+# MySQL client and server errnos, SQLite result codes.
+_REACH_SQLSTATES = ("08", "28", "3D", "53", "57", "42501")
+_REACH_ERRNOS = frozenset({1044, 1045, 1049, 1142, 2002, 2003, 2005, 2006, 2013})
+_REACH_SQLITE = frozenset(
+    {"SQLITE_CANTOPEN", "SQLITE_NOTADB", "SQLITE_PERM", "SQLITE_READONLY", "SQLITE_BUSY"}
+)
+
+
+def remedy(error: BaseException) -> str:
+    """What to check, told apart by the error's code (the message may quote a value)."""
+    sqlstate = getattr(error, "sqlstate", None) or ""
+    args = getattr(error, "args", ())
+    errno = args[0] if args and isinstance(args[0], int) else None
+    if (
+        sqlstate.startswith(_REACH_SQLSTATES)
+        or errno in _REACH_ERRNOS
+        or getattr(error, "sqlite_errorname", None) in _REACH_SQLITE
+        or not (sqlstate or errno or getattr(error, "sqlite_errorname", None))
+    ):
+        return "check that the server is up, the database exists and the account may use it"
+    return (
+        "the server refused what was sent; look the code up in the engine's documentation "
+        "(its message is not shown, as it may quote a value), and check that the target "
+        "runs the same engine version as the source"
+    )
