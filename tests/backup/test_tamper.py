@@ -192,10 +192,13 @@ def test_client_without_backup_option_is_refused_and_gets_no_key(
     assert "client 'acme-sas' has no active backup option (backup.mode is off)" in run.err
     assert "Traceback" not in run.err
     assert home.points("acme-sas") == []
+    unknown = home.cli("backup", "acme-sa")  # a typo: no such client
+    assert unknown.rc == 3
+    assert "client 'acme-sa' has no policy in the catalog" in unknown.err
+    assert "retention-pipeline clients" in unknown.err
     entries = list(home.installation().catalog.evidence_entries())
     refused = [e for e in entries if e.action == "backup.refused"]
-    assert len(refused) == 1
-    assert refused[0].subjects == {"client": "acme-sas"}
+    assert [e.subjects for e in refused] == [{"client": "acme-sas"}, {"client": "acme-sa"}]
     keys = home.cli("keys", "list", "--json")
     assert keys.rc == 0
     assert "acme-sas" not in keys.out

@@ -153,6 +153,12 @@ class BackupService:
                 {"reason": reason},
                 self.clock(),
             )
+            if policy is None and not erasing:
+                raise RefusedError(
+                    f"client {client_id!r} has no policy in the catalog, so nothing is "
+                    "processed for it; check the id (retention-pipeline clients), or apply "
+                    "its policy file (retention-pipeline policy apply)"
+                )
             raise RefusedError(
                 f"client {client_id!r} has no active backup option ({reason}); nothing is "
                 "processed for it. Activate backups in its policy file first"
