@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from retention_pipeline.adapters.folder_store import FolderStore
-from retention_pipeline.envelope.manifest import ManifestError
+from retention_pipeline.envelope.manifest import DocumentEntry, ManifestError
 from retention_pipeline.ports.catalog import RecoveryPoint
 from retention_pipeline.ports.store import StoredObject
 from retention_pipeline.services.backup import BackupVerificationError
-from retention_pipeline.services.restore import RecoveryPointCorruptError
+from retention_pipeline.services.restore import RecoveryPointCorruptError, RestoreService
 from tests.backup.conftest import ENGINES, BackupHome, make_documents, tree
 from tests.support.crm import TABLES, connect, insert_company, table_rows
 
@@ -283,3 +284,24 @@ def test_the_target_is_checked_before_the_recovery_point_is_downloaded(
             assert "checking the target failed" in run.err
             assert "Traceback" not in run.err
         assert notes.read_text() == "not a database, and not to be overwritten\n"
+
+
+def test_a_document_failing_its_check_is_not_left_under_its_name(tmp_path: Path) -> None:
+    """Verified chunks arrive before the document's checksum is known: they must wait
+    under a temporary name, and vanish if the check fails."""
+    good = DocumentEntry("contrats/ok.pdf", "documents/000000", 3, "")
+    bad = DocumentEntry("contrats/devis.pdf", "documents/000001", 70000, "")
+
+    class Reader:
+        manifest = SimpleNamespace(documents=(good, bad))
+
+        def document_data(self, doc: DocumentEntry) -> Iterator[bytes]:
+            yield b"x" * min(doc.size, 65536)
+            if doc is bad:
+                raise ManifestError("document documents/000001: data do not match")
+
+    folder = tmp_path / "restored"
+    service = RestoreService.__new__(RestoreService)
+    with pytest.raises(ManifestError):
+        service._write_documents(Reader(), folder, False, None)  # type: ignore[arg-type]
+    assert tree(folder) == {"contrats/ok.pdf": b"xxx"}

@@ -19,7 +19,7 @@ from retention_pipeline.envelope.age import (
     encrypt_stream,
 )
 from retention_pipeline.envelope.age_header import Stanza, parse_header, unwrap_file_key
-from tests.envelope.age_support import ALICE, BOB, decrypt, pattern
+from tests.envelope.age_support import ALICE, BOB, decrypt, encrypt, pattern
 
 # c2sp.org/age (C2SP/C2SP age.md), "The X25519 recipient type": the example key pair.
 SPEC_IDENTITY = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
@@ -121,6 +121,8 @@ def test_stanza_body_of_48_bytes_ends_with_an_empty_line() -> None:
         SPEC_RECIPIENT.replace("age1", "agf1"),
         SPEC_IDENTITY.lower(),  # an identity where a recipient is expected
         "age1",
+        SPEC_RECIPIENT.upper(),  # valid Bech32, but `age -r` takes lowercase only
+        SPEC_RECIPIENT.replace("k", "\u212a"),  # KELVIN SIGN, which lower() folds to k
     ],
 )
 def test_bad_recipient_strings_are_refused(text: str) -> None:
@@ -167,3 +169,29 @@ def test_bech32_round_trips_and_rejects_bad_padding() -> None:
         assert bech32.decode(text.upper()) == ("test", data)
     with pytest.raises(bech32.Bech32Error):
         bech32.decode("test1" + "l" * 7)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [SPEC_IDENTITY.lower(), SPEC_IDENTITY.replace("K", "\u212a", 1)],
+)
+def test_identities_are_read_as_age_reads_them(text: str) -> None:
+    assert Identity.from_string(f"  {SPEC_IDENTITY}\n").to_string() == SPEC_IDENTITY
+    with pytest.raises(KeyFormatError):
+        Identity.from_string(text)
+
+
+def test_an_scrypt_stanza_beside_another_is_refused() -> None:
+    """age spec: an scrypt stanza MUST be the only one (CCTV vector scrypt_and_x25519)."""
+    file = encrypt(b"hello")
+    header_end = file.index(b"\n---") + 1
+    scrypt = Stanza(("scrypt", "A" * 22, "18"), bytes(32)).encode()
+    forged = file[:header_end] + scrypt + file[header_end:]
+    with pytest.raises(IntegrityError, match="scrypt stanza must be the only stanza"):
+        decrypt(forged)
+
+
+def test_a_file_in_one_byte_pieces_decrypts() -> None:
+    data = pattern(3 * 65536 + 5)
+    file = encrypt(data)
+    assert decrypt(file[i : i + 1] for i in range(len(file))) == data

@@ -234,7 +234,11 @@ class EncryptingWriter:
 
 
 class _ByteSource:
-    """Exact reads and line reads over any ``Source``, holding at most one piece plus a rest."""
+    """Exact reads and line reads over any ``Source``, holding at most one piece plus a rest.
+
+    The buffer is a ``bytearray`` consumed from the front, so a source that arrives in
+    tiny pieces costs linear time (appending to an immutable rest copied it every time).
+    """
 
     def __init__(self, source: Source) -> None:
         if isinstance(source, bytes | bytearray | memoryview):
@@ -244,42 +248,37 @@ class _ByteSource:
             self._pieces = iter(lambda: reader.read(_READ_SIZE), b"")
         else:
             self._pieces = iter(source)
-        self._buffer = b""
-        self._position = 0
+        self._buffer = bytearray()
 
     def _fill(self) -> bool:
         """Append the next non-empty piece; False at the end of the data."""
         for piece in self._pieces:
             if piece:
-                rest = self._buffer[self._position :]
-                self._buffer = rest + bytes(piece) if rest else bytes(piece)
-                self._position = 0
+                self._buffer += piece  # amortised: tiny pieces cost no quadratic copying
                 return True
         return False
 
-    def _available(self) -> int:
-        return len(self._buffer) - self._position
-
     def read(self, size: int) -> bytes:
         """``size`` bytes, or fewer only at the end of the data."""
-        while self._available() < size and self._fill():
+        while len(self._buffer) < size and self._fill():
             pass
-        out = self._buffer[self._position : self._position + size]
-        self._position += len(out)
+        with memoryview(self._buffer) as view:
+            out = bytes(view[:size])
+        del self._buffer[:size]
         return out
 
     def read_line(self, limit: int) -> bytes:
         """Up to and including the next LF, or at most ``limit`` bytes if none comes first."""
         while True:
-            end = self._buffer.find(b"\n", self._position, self._position + limit)
+            end = self._buffer.find(b"\n", 0, limit)
             if end >= 0:
-                return self.read(end + 1 - self._position)
-            if self._available() >= limit or not self._fill():
+                return self.read(end + 1)
+            if len(self._buffer) >= limit or not self._fill():
                 return self.read(limit)
 
     def at_end(self) -> bool:
         """Whether no byte is left (may read ahead one piece to find out)."""
-        return self._available() == 0 and not self._fill()
+        return not self._buffer and not self._fill()
 
 
 def decrypt_stream(identities: Sequence[Identity], source: Source) -> Iterator[bytes]:

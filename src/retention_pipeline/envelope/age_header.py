@@ -33,6 +33,7 @@ from retention_pipeline.envelope.age_format import (
 from retention_pipeline.envelope.age_keys import Identity, KeyFormatError, Recipient
 
 X25519_TYPE = "X25519"
+SCRYPT_TYPE = "scrypt"
 X25519_INFO = b"age-encryption.org/v1/X25519"
 _WRAP_NONCE = bytes(12)
 _BODY_COLUMNS = 64
@@ -167,7 +168,13 @@ def _parse_args(line: bytes, number: int) -> tuple[str, ...]:
 
 
 def unwrap_file_key(header: Header, identities: Sequence[Identity]) -> bytes:
-    """Find the file key with any identity, then verify the header MAC under it."""
+    """Find the file key with any identity, then verify the header MAC under it.
+
+    A header with an ``scrypt`` stanza beside any other is refused, as the age spec
+    requires of every implementation (a passphrase file must have no other recipient).
+    """
+    if len(header.stanzas) > 1 and any(s.args[0] == SCRYPT_TYPE for s in header.stanzas):
+        raise IntegrityError("age header: an scrypt stanza must be the only stanza")
     candidates = [
         (index, _x25519_share(stanza, index))
         for index, stanza in enumerate(header.stanzas, start=1)

@@ -40,9 +40,16 @@ class Recipient:
 
     @classmethod
     def from_string(cls, text: str) -> Recipient:
-        """Parse ``age1...``; the error says what is wrong so an operator can fix the policy."""
+        """Parse ``age1...``; the error says what is wrong so an operator can fix the policy.
+
+        Lowercase only, as ``age -r`` takes it: a recipient we accept must be one the
+        client's own ``age`` accepts too.
+        """
+        text = text.strip()
+        if text != text.lower():
+            raise KeyFormatError("not an age recipient: write it in lowercase (age1...)")
         try:
-            hrp, data = bech32.decode(text.strip())
+            hrp, data = bech32.decode(text)
         except bech32.Bech32Error as error:
             raise KeyFormatError(f"not an age recipient (age1...): {error}") from None
         if hrp != RECIPIENT_HRP:
@@ -84,9 +91,15 @@ class Identity:
 
     @classmethod
     def from_string(cls, text: str) -> Identity:
-        """Parse ``AGE-SECRET-KEY-1...`` (either case, per Bech32)."""
+        """Parse ``AGE-SECRET-KEY-1...``, uppercase only, as ``age -i`` takes it."""
+        text = text.strip()
+        if text != text.upper():
+            raise KeyFormatError(
+                "not an age identity: it is written in uppercase (AGE-SECRET-KEY-1...); "
+                "give the key line, not the whole key file"
+            )
         try:
-            hrp, data = bech32.decode(text.strip())
+            hrp, data = bech32.decode(text)
         except bech32.Bech32Error as error:
             raise KeyFormatError(f"not an age identity (AGE-SECRET-KEY-1...): {error}") from None
         if hrp != IDENTITY_HRP.lower() or len(data) != X25519_KEY_SIZE:

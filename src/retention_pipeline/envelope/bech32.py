@@ -73,6 +73,8 @@ def encode(hrp: str, data: bytes) -> str:
 
 def decode(text: str) -> tuple[str, bytes]:
     """Decode a Bech32 string into its lowercase human-readable part and its data bytes."""
+    if not text.isascii():  # str.lower() would fold look-alikes (KELVIN SIGN -> k) in
+        raise Bech32Error("Bech32 string holds a character that is not ASCII")
     if text.lower() != text and text.upper() != text:
         raise Bech32Error("Bech32 string mixes uppercase and lowercase")
     text = text.lower()

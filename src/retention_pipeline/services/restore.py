@@ -23,6 +23,7 @@ compared with the target's before ``--force`` empties anything.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -250,7 +251,12 @@ class RestoreService:
         force: bool,
         progress: Progress | None,
     ) -> None:
-        """Write documents under ``folder``; never outside it, never over files unasked."""
+        """Write documents under ``folder``; never outside it, never over files unasked.
+
+        Each goes to a hidden temporary name beside its target and is renamed only once
+        its bytes matched the manifest's SHA-256, so a document that fails its check is
+        never left under its real name looking restored.
+        """
         if not reader.manifest.documents:
             return
         written = Meter(progress, "documents", _document_bytes(reader.manifest))
@@ -266,9 +272,14 @@ class RestoreService:
                     "restore into an empty folder or pass --force"
                 )
             target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("wb") as handle:
-                for chunk in data:
-                    handle.write(chunk)
+            partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
+            try:
+                with partial.open("wb") as handle:
+                    for chunk in data:
+                        handle.write(chunk)
+                partial.replace(target)
+            finally:
+                partial.unlink(missing_ok=True)
 
 
 def _refuse_non_empty(loader: Loader, force: bool) -> bool:
