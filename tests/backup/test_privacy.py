@@ -158,3 +158,29 @@ def test_a_document_changed_during_the_backup_fails_it_without_naming_the_file(
     assert "documents/000001" in (attempt.reason or "")
     assert "Canary" not in (attempt.reason or "")
     assert not home.folder_path(attempt.key).exists()
+
+
+def test_kms_custody_at_debug_never_logs_the_client_identity(
+    make_home: Callable[[str], BackupHome],
+    databases: Databases,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """KMS Encrypt's request body and Decrypt's answer body are the identity itself."""
+    caplog.set_level(logging.DEBUG)
+    for name in list(logging.root.manager.loggerDict):
+        if not name.startswith("sqlalchemy"):
+            caplog.set_level(logging.DEBUG, logger=name)
+    home = make_home("aws-kms")
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas")
+        assert home.cli("backup", "acme-sas").rc == 0
+        [rp] = home.complete("acme-sas")
+        assert home.cli("verify", rp.id).rc == 0  # unwraps the identity through KMS
+    identity = home.installation().keyring.identity_for("acme-sas").to_string()
+    spelled = base64.b64encode(identity.encode()).decode()
+    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
+    assert any(r.name.startswith("botocore") for r in caplog.records)  # DEBUG was on
+    for canary in (identity, identity.split("1", 1)[1][:24], spelled[:40]):
+        assert canary not in logged

@@ -38,6 +38,7 @@ from botocore.exceptions import (
 
 from retention_pipeline.adapters.key_custody import check_unwrap
 from retention_pipeline.adapters.s3_errors import error_code
+from retention_pipeline.adapters.wire_logs import keep_bodies_out_of_logs
 from retention_pipeline.ports.keys import (
     CustodyKind,
     KeyCustodyError,
@@ -83,6 +84,7 @@ _TRANSIENT = frozenset(
 
 def kms_client(endpoint_url: str | None, region: str) -> Any:
     """A boto3 KMS client with botocore's retries off: the caller retries transients."""
+    keep_bodies_out_of_logs()  # a Decrypt answer's body is the client's identity
     config = Config(
         retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=30
     )

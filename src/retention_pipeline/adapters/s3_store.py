@@ -43,6 +43,7 @@ from retention_pipeline.adapters.s3_errors import translate
 from retention_pipeline.adapters.s3_listing import READ_AHEAD_EVENTS, list_pages, on_raw_answer
 from retention_pipeline.adapters.s3_parts import send_parts
 from retention_pipeline.adapters.s3_versions import VersionDeleter
+from retention_pipeline.adapters.wire_logs import keep_bodies_out_of_logs
 from retention_pipeline.ports.store import (
     NULL_VERSION,
     LockNotSupportedError,
@@ -105,6 +106,7 @@ def s3_client(
     read_timeout: float = 60.0,
 ) -> Any:
     """An S3 client with botocore's retries off: retrying is ``call_with_retry``'s job."""
+    keep_bodies_out_of_logs()
     # ``max_attempts`` would count retries (1 = two requests); ``total_max_attempts`` counts all.
     config = Config(
         retries={"total_max_attempts": 1, "mode": "standard"},
