@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from tests.backup.conftest import BackupHome
 
 Databases = Callable[..., AbstractContextManager[str]]
 SLOT = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+WAIT_SECONDS = 60.0  # a hang guard only: each wait normally ends within a second
 
 
 @pytest.mark.parametrize("storage", ["folder", "s3"])
@@ -63,4 +65,76 @@ def test_a_failed_slot_is_retried_in_place(
     assert actions.count("backup.failed") == 1 and actions.count("backup.completed") == 1
     run = home.cli("cleanup", "--grace", "0h")
     assert "0 unfinished uploads aborted, 0 leftover versions deleted" in run.out
+    assert home.cli("verify", rp.id).rc == 0
+
+
+@pytest.mark.parametrize("storage", ["folder", "s3"])
+@pytest.mark.parametrize("moment", ["before the read-back", "before the catalog write"])
+def test_a_run_that_takes_the_slot_over_mid_way_keeps_it_whole(
+    storage: str,
+    moment: str,
+    home: BackupHome,
+    databases: Databases,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A zombie run and its retry of one slot, interleaved: the retry takes the row over
+    (removing what the first stored) and has written its own object when the first goes
+    on; the first finishes, then the retry records its object. The slot must end with one
+    complete row whose object is in the store: neither run may record or delete the
+    other's object."""
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", storage=storage)
+        first = home.installation().backup_service()
+        retry = home.installation().backup_service()
+        retry_ready, first_done = threading.Event(), threading.Event()
+        outcome: dict[str, object] = {}
+
+        def retry_waits_for_the_first(*args: object, **kwargs: object) -> object:
+            retry_ready.set()
+            assert first_done.wait(WAIT_SECONDS)
+            return complete_for_retry(*args, **kwargs)
+
+        complete_for_retry = retry.catalog.complete_recovery_point
+        monkeypatch.setattr(retry.catalog, "complete_recovery_point", retry_waits_for_the_first)
+
+        def run_retry() -> None:
+            try:
+                outcome["retry"] = retry.backup("acme-sas", scheduled_for=SLOT)
+            except RetentionError as error:
+                outcome["retry"] = error
+
+        racer = threading.Thread(target=run_retry)
+
+        def retry_takes_over(original: Callable[..., object]) -> Callable[..., object]:
+            def racing(*args: object, **kwargs: object) -> object:
+                if not racer.is_alive() and "retry" not in outcome:
+                    racer.start()
+                    assert retry_ready.wait(WAIT_SECONDS)
+                return original(*args, **kwargs)
+
+            return racing
+
+        if moment == "before the read-back":
+            store = first.store(storage)
+            monkeypatch.setattr(store, "head", retry_takes_over(store.head))
+        else:
+            complete = first.catalog.complete_recovery_point
+            monkeypatch.setattr(
+                first.catalog, "complete_recovery_point", retry_takes_over(complete)
+            )
+        try:
+            with pytest.raises(RetentionError):
+                first.backup("acme-sas", scheduled_for=SLOT)
+        finally:
+            first_done.set()
+            racer.join(WAIT_SECONDS)
+
+    assert not isinstance(outcome["retry"], Exception), outcome["retry"]
+    [rp] = home.points("acme-sas")
+    assert (rp.status, rp.attempts) == ("complete", 2)
+    versions = home.installation().store(storage).list_versions("acme-sas/")
+    assert [(v.key, v.version_id) for v in versions] == [(rp.key, rp.version_id)]
+    assert home.cli("verify", rp.id).rc == 0
+    assert home.cli("cleanup", "--grace", "0h").rc == 0
     assert home.cli("verify", rp.id).rc == 0

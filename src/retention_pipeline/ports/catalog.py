@@ -343,12 +343,20 @@ class Catalog(Protocol):
         version_id: str,
         at: datetime,
         manifest_sha256: str | None = None,
+        attempt: int | None = None,
     ) -> RecoveryPoint:
-        """pending -> complete, after the stored object was read back and checked."""
+        """pending -> complete, after the stored object was read back and checked.
+
+        With ``attempt``, only while the row is still that attempt: a run of the same
+        slot that took the row over (``restart_recovery_point``) makes an older attempt's
+        completion a ``TransitionError`` instead of recording its object.
+        """
         ...
 
-    def fail_recovery_point(self, rp_id: str, reason: str, at: datetime) -> RecoveryPoint:
-        """pending -> failed, with an opaque reason (no data, no key)."""
+    def fail_recovery_point(
+        self, rp_id: str, reason: str, at: datetime, *, attempt: int | None = None
+    ) -> RecoveryPoint:
+        """pending -> failed, with an opaque reason (no data, no key); ``attempt`` as above."""
         ...
 
     def mark_recovery_point_deleted(self, rp_id: str, reason: str, at: datetime) -> RecoveryPoint:

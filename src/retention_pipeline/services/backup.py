@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -37,9 +38,14 @@ from retention_pipeline.envelope.recovery_point import (
 )
 from retention_pipeline.envelope.spool import SealedSpool
 from retention_pipeline.errors import RefusedError, RetentionError
-from retention_pipeline.ports.catalog import Catalog, NewRecoveryPoint, RecoveryPoint
+from retention_pipeline.ports.catalog import (
+    Catalog,
+    NewRecoveryPoint,
+    RecoveryPoint,
+    TransitionError,
+)
 from retention_pipeline.ports.source import Dumper
-from retention_pipeline.ports.store import ObjectStore, StoredObject
+from retention_pipeline.ports.store import NULL_VERSION, ObjectStore, StoredObject
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR, ClientKeyring
 from retention_pipeline.services.objects import purge_object
 from retention_pipeline.services.policies import current_policy
@@ -96,19 +102,22 @@ class BackupService:
         if rp.status == "complete":
             return _result(rp, reused=True)
         store = self.store(rp.store)
+        written: list[StoredObject] = []
         try:
-            manifest, stored = self._write(policy, rp, store, recipients, progress)
+            manifest, stored = self._write(policy, rp, store, recipients, progress, written)
+            # the last step that may fail: after it, this attempt's object is recorded
+            done = self.catalog.complete_recovery_point(
+                rp.id,
+                size=stored.size,
+                sha256=stored.sha256,
+                version_id=stored.version_id,
+                at=self.clock(),
+                manifest_sha256=hashlib.sha256(manifest.to_bytes()).hexdigest(),
+                attempt=rp.attempts,
+            )
         except BaseException as exc:
-            self._fail(rp, store, exc)
+            self._fail(rp, store, exc, written)
             raise
-        done = self.catalog.complete_recovery_point(
-            rp.id,
-            size=stored.size,
-            sha256=stored.sha256,
-            version_id=stored.version_id,
-            at=self.clock(),
-            manifest_sha256=hashlib.sha256(manifest.to_bytes()).hexdigest(),
-        )
         self.catalog.append_evidence(
             requested_by or SYSTEM_ACTOR,
             "backup.completed",
@@ -204,6 +213,7 @@ class BackupService:
         store: ObjectStore,
         recipients: list[Recipient],
         progress: Progress | None,
+        written: list[StoredObject],
     ) -> tuple[Manifest, StoredObject]:
         """Dump, pack, encrypt, upload, and read back; returns the verified object.
 
@@ -248,6 +258,7 @@ class BackupService:
             upload = Meter(progress, "upload", plaintext.size)
             hashed = _Hashing(encrypt_stream(recipients, upload.watch(plaintext)))
             stored = store.put(rp.key, hashed)
+            written.append(stored)
         self._check_stored(rp, store, stored, hashed)
         return manifest, stored
 
@@ -276,11 +287,33 @@ class BackupService:
                     "differ from the bytes uploaded; the backup is not complete, retry it"
                 )
 
-    def _fail(self, rp: RecoveryPoint, store: ObjectStore, exc: BaseException) -> None:
-        """Mark the attempt failed and remove its leftovers; never hide the first error."""
+    def _fail(
+        self,
+        rp: RecoveryPoint,
+        store: ObjectStore,
+        exc: BaseException,
+        written: list[StoredObject],
+    ) -> None:
+        """Mark the attempt failed and remove its leftovers; never hide the first error.
+
+        If another run of the same slot took the row over meanwhile (``_start``), the row
+        and the key's other versions are that run's: only what this attempt stored is
+        removed (and nothing on a store without versions, where the key is shared).
+        """
         reason = str(exc) if isinstance(exc, RetentionError) else type(exc).__name__
         try:
-            self.catalog.fail_recovery_point(rp.id, reason[:500], self.clock())
+            self.catalog.fail_recovery_point(
+                rp.id, reason[:500], self.clock(), attempt=rp.attempts
+            )
+        except TransitionError:
+            own = [(rp.key, o.version_id) for o in written if o.version_id != NULL_VERSION]
+            with suppress(Exception):  # cleanup finds what this could not remove
+                if own:
+                    store.delete_versions(own)
+            return
+        except Exception:  # the catalog is unreachable: cleanup finds the row later
+            return
+        try:
             self._discard_leftovers(rp, store)
             self.catalog.append_evidence(
                 SYSTEM_ACTOR,

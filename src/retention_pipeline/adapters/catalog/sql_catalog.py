@@ -162,18 +162,31 @@ class SqlCatalog(ArchiveAndErasure, ClientKeys, ErasureRecords, IntegrityChecks)
             return records.recovery_point(row)
 
     def _transition(
-        self, rp_id: str, target: RecoveryPointStatus, values: dict[str, Any]
+        self,
+        rp_id: str,
+        target: RecoveryPointStatus,
+        values: dict[str, Any],
+        attempt: int | None = None,
     ) -> RecoveryPoint:
-        """Move ``rp_id`` to ``target`` only from an allowed status, in one UPDATE."""
+        """Move ``rp_id`` to ``target`` only from an allowed status (and, when ``attempt``
+        is given, only if the row is still that attempt), in one UPDATE."""
         allowed = RECOVERY_POINT_TRANSITIONS[target]
+        conditions = [RecoveryPointRow.id == rp_id, RecoveryPointRow.status.in_(allowed)]
+        if attempt is not None:
+            conditions.append(RecoveryPointRow.attempts == attempt)
         with self._write() as session:
             result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
                 update(RecoveryPointRow)
-                .where(RecoveryPointRow.id == rp_id, RecoveryPointRow.status.in_(allowed))
+                .where(*conditions)
                 .values(status=target, **values)
                 .execution_options(synchronize_session=False)
             )
             row = self._need(session, RecoveryPointRow, rp_id, "recovery point", "check the id")
+            if result.rowcount == 0 and row.status in allowed:
+                raise TransitionError(
+                    f"recovery point {rp_id!r} was taken over by attempt {row.attempts} of its "
+                    f"slot; attempt {attempt} can no longer change it; nothing was changed"
+                )
             if result.rowcount == 0:
                 raise TransitionError(
                     f"recovery point {rp_id!r} is {row.status}; it can become {target} only "
@@ -191,6 +204,7 @@ class SqlCatalog(ArchiveAndErasure, ClientKeys, ErasureRecords, IntegrityChecks)
         version_id: str,
         at: datetime,
         manifest_sha256: str | None = None,
+        attempt: int | None = None,
     ) -> RecoveryPoint:
         """pending -> complete, after the stored object was read back and checked."""
         values = {
@@ -200,11 +214,13 @@ class SqlCatalog(ArchiveAndErasure, ClientKeys, ErasureRecords, IntegrityChecks)
             "completed_at": at,
             "manifest_sha256": manifest_sha256,
         }
-        return self._transition(rp_id, "complete", values)
+        return self._transition(rp_id, "complete", values, attempt)
 
-    def fail_recovery_point(self, rp_id: str, reason: str, at: datetime) -> RecoveryPoint:
+    def fail_recovery_point(
+        self, rp_id: str, reason: str, at: datetime, *, attempt: int | None = None
+    ) -> RecoveryPoint:
         """pending -> failed, with an opaque reason (no data, no key)."""
-        return self._transition(rp_id, "failed", {"reason": reason, "failed_at": at})
+        return self._transition(rp_id, "failed", {"reason": reason, "failed_at": at}, attempt)
 
     def restart_recovery_point(self, rp_id: str, at: datetime) -> RecoveryPoint:
         """failed/pending -> pending, counting the attempt: a retry takes over its slot."""
