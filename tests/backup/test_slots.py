@@ -138,3 +138,25 @@ def test_a_run_that_takes_the_slot_over_mid_way_keeps_it_whole(
     assert home.cli("verify", rp.id).rc == 0
     assert home.cli("cleanup", "--grace", "0h").rc == 0
     assert home.cli("verify", rp.id).rc == 0
+
+
+def test_the_upload_is_sized_before_its_first_byte(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 takes 10,000 parts: parts are sized from a bound of the object's size."""
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", storage="s3")
+        service = home.installation().backup_service()
+        store = service.store("s3")
+        hints: list[int | None] = []
+        put = store.put
+
+        def recording_put(key: str, data: object, **kwargs: object) -> object:
+            hints.append(kwargs.get("size_hint"))  # type: ignore[arg-type]
+            return put(key, data, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store, "put", recording_put)
+        result = service.backup("acme-sas")
+    [hint] = hints
+    assert hint is not None and result.size <= hint < result.size + 1024

@@ -17,6 +17,7 @@ from retention_pipeline.envelope.age import (
     KeyFormatError,
     Recipient,
     encrypt_stream,
+    encrypted_size_bound,
 )
 from retention_pipeline.envelope.age_header import Stanza, parse_header, unwrap_file_key
 from tests.envelope.age_support import ALICE, BOB, decrypt, encrypt, pattern
@@ -195,3 +196,12 @@ def test_a_file_in_one_byte_pieces_decrypts() -> None:
     data = pattern(3 * 65536 + 5)
     file = encrypt(data)
     assert decrypt(file[i : i + 1] for i in range(len(file))) == data
+
+
+@pytest.mark.parametrize("size", [0, 1, 65535, 65536, 65537, 3 * 65536 + 9])
+@pytest.mark.parametrize("recipients", [1, 3])
+def test_the_size_bound_holds_and_is_tight(size: int, recipients: int) -> None:
+    to = [Identity(bytes([n + 1]) * 32).recipient for n in range(recipients)]
+    actual = len(encrypt(pattern(size), to))
+    bound = encrypted_size_bound(size, recipients)
+    assert actual <= bound < actual + 1024

@@ -30,6 +30,7 @@ from retention_pipeline.envelope.age_format import (
     FILE_KEY_SIZE,
     PAYLOAD_NONCE_SIZE,
     SEALED_CHUNK_SIZE,
+    TAG_SIZE,
     X25519_KEY_SIZE,
     IntegrityError,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "Source",
     "decrypt_stream",
     "encrypt_stream",
+    "encrypted_size_bound",
     "generate_identity",
 ]
 
@@ -141,6 +143,18 @@ def _pieces(source: Source) -> Iterator[bytes | memoryview]:
         view = memoryview(piece)
         for start in range(0, len(view), CHUNK_SIZE):
             yield view[start : start + CHUNK_SIZE]
+
+
+def encrypted_size_bound(plaintext_size: int, recipients: int) -> int:
+    """An upper bound of the age file's size for ``plaintext_size`` bytes.
+
+    Exact for the payload (nonce, plaintext, one tag per 64 KiB chunk and at least one
+    chunk); the header is bounded generously (each X25519 stanza is under 120 bytes). An
+    uploader sizes its parts with it before the first byte exists (S3 takes 10,000 parts).
+    """
+    chunks = max(1, -(-plaintext_size // CHUNK_SIZE))
+    header = 256 + 256 * recipients
+    return header + PAYLOAD_NONCE_SIZE + plaintext_size + chunks * TAG_SIZE
 
 
 def encrypt_stream(

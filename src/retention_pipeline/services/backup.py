@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 from retention_pipeline import __version__
 from retention_pipeline.domain.policy import ClientPolicy
-from retention_pipeline.envelope.age import Recipient, encrypt_stream
+from retention_pipeline.envelope.age import Recipient, encrypt_stream, encrypted_size_bound
 from retention_pipeline.envelope.manifest import Manifest
 from retention_pipeline.envelope.recovery_point import (
     DocumentSource,
@@ -257,7 +257,9 @@ class BackupService:
                 manifest, plaintext = pack(base, None, [], documents, spool, on_read=read.add)
             upload = Meter(progress, "upload", plaintext.size)
             hashed = _Hashing(encrypt_stream(recipients, upload.watch(plaintext)))
-            stored = store.put(rp.key, hashed)
+            # sized parts: without a size, S3's 10,000 parts of 8 MiB cap a backup at 78 GiB
+            bound = encrypted_size_bound(plaintext.size, len(recipients))
+            stored = store.put(rp.key, hashed, size_hint=bound)
             written.append(stored)
         self._check_stored(rp, store, stored, hashed)
         return manifest, stored
@@ -302,9 +304,7 @@ class BackupService:
         """
         reason = str(exc) if isinstance(exc, RetentionError) else type(exc).__name__
         try:
-            self.catalog.fail_recovery_point(
-                rp.id, reason[:500], self.clock(), attempt=rp.attempts
-            )
+            self.catalog.fail_recovery_point(rp.id, reason[:500], self.clock(), attempt=rp.attempts)
         except TransitionError:
             own = [(rp.key, o.version_id) for o in written if o.version_id != NULL_VERSION]
             with suppress(Exception):  # cleanup finds what this could not remove
