@@ -205,3 +205,22 @@ def test_cleanup_finds_leftovers_in_a_store_the_policy_no_longer_names(
         assert "1 abandoned attempts marked failed" in run.out
         assert leftovers(home.installation().store("folder")) == (0, [])
         assert home.installation().catalog.get_recovery_point(stale.id).status == "failed"
+
+
+def test_cleanup_goes_on_past_a_client_whose_store_fails(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", storage="s3")
+        home.policy("globex-io", storage="folder")
+    orphan = "globex-io/recovery-points/rp-orphan.tar.zst.age"
+    home.installation().store("folder").put(orphan, [b"left by a killed backup"])
+    settings = home.path / "retention.yaml"
+    settings.write_text(settings.read_text().replace(home.bucket, "no-such-bucket-rp"))
+
+    run = home.cli("cleanup", "--grace", "0h")
+    assert run.rc == 1
+    assert "acme-sas: cleanup failed: store 's3'" in run.err
+    assert "globex-io: 0 unfinished uploads aborted, 1 leftover versions deleted" in run.out
+    assert not home.folder_path(orphan).exists()

@@ -6,6 +6,7 @@ Every command prints ids, sizes and checksums only: never a key, a row or a name
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from retention_pipeline import bootstrap
 from retention_pipeline.cli.output import print_json, print_table
 from retention_pipeline.cli.progress import progress_shown
 from retention_pipeline.domain.durations import parse_duration
-from retention_pipeline.errors import ConfigError
+from retention_pipeline.errors import ConfigError, RetentionError
 from retention_pipeline.services import cleanup, policies
 from retention_pipeline.services.restore import ReadReport
 
@@ -172,17 +173,26 @@ def run_cleanup(args: argparse.Namespace) -> int:
     catalog = installation.catalog
     clients = [args.client] if args.client else [c.client_id for c in catalog.list_clients()]
     now = datetime.now(UTC)
+    failed = 0
     for client in clients:
         policy = policies.current_policy(catalog, client)
         if policy is None:
             continue
-        report = cleanup.cleanup_client(catalog, policy, installation.store, now, grace=grace)
+        try:
+            report = cleanup.cleanup_client(catalog, policy, installation.store, now, grace=grace)
+        except RetentionError as error:  # one unreachable store must not stop the others
+            failed += 1
+            print(f"{client}: cleanup failed: {error}", file=sys.stderr)
+            continue
         print(
             f"{client}: {report.aborted_uploads} unfinished uploads aborted, "
             f"{report.deleted_versions} leftover versions deleted "
             f"({report.unknown_objects} unknown to the catalog), "
             f"{len(report.abandoned_points)} abandoned attempts marked failed"
         )
+    if failed:
+        print(f"error: cleanup failed for {failed} client(s); see above", file=sys.stderr)
+        return 1
     return 0
 
 
