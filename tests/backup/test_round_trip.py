@@ -7,6 +7,7 @@ through ``retention-pipeline backup`` and ``restore --to <fresh empty database>
 
 from __future__ import annotations
 
+import json
 import stat
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -121,3 +122,28 @@ def test_the_points_table_shows_every_field_and_the_whole_digest(
         ]
         assert row.split()[:6] == [rp.id, "acme-sas", "folder", rp.key, str(rp.size), "complete"]
         assert row.split()[-1] == rp.sha256  # in full
+
+
+def test_keys_list_shows_a_kms_key_someone_disabled(
+    make_home: Callable[[str], BackupHome],
+    databases: Databases,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = make_home("aws-kms")
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas")
+        assert home.cli("backup", "acme-sas").rc == 0
+    [rp] = home.complete("acme-sas")
+    [listed] = json.loads(home.cli("keys", "list", "--json").out)
+    assert (listed["state"], listed["kek_state"]) == ("active", "active")
+
+    key = home.installation().catalog.get_client_key("acme-sas")
+    assert key is not None
+    home.moto.client("kms").disable_key(KeyId=key.kek_id.rsplit("/", 1)[1])
+    [listed] = json.loads(home.cli("keys", "list", "--json").out)
+    assert (listed["state"], listed["kek_state"]) == ("active", "disabled")
+    assert home.cli("keys", "list").out.splitlines()[1].split()[2:4] == ["active", "disabled"]
+    verify = home.cli("verify", rp.id)
+    assert verify.rc != 0
+    assert "enable it again (aws kms enable-key)" in verify.err

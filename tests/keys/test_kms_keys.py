@@ -52,8 +52,9 @@ def test_every_use_is_refused_while_the_key_is_pending_deletion(
     custody.destroy(client, arn, AT)
 
     # moto still decrypts with a key pending deletion; our DescribeKey check refuses.
-    with pytest.raises(KeyUnavailableError, match="PendingDeletion"):
+    with pytest.raises(KeyUnavailableError, match="PendingDeletion") as caught:
         custody.unwrap(wrapped, client)
+    assert "aws kms cancel-key-deletion" in str(caught.value)
     with pytest.raises(KeyUnavailableError):
         custody.wrap(client, keypair.identity)
     with pytest.raises(KeyUnavailableError):
@@ -69,8 +70,10 @@ def test_a_disabled_key_is_reported_and_refused(
     moto.client("kms").disable_key(KeyId=arn.rsplit("/", 1)[1])
 
     assert custody.state(client, arn).state == "disabled"
-    with pytest.raises(KeyUnavailableError, match="Disabled"):
+    with pytest.raises(KeyUnavailableError, match="Disabled") as caught:
         custody.unwrap(wrapped, client)
+    assert "enable it again (aws kms enable-key)" in str(caught.value)
+    assert "destroyed" not in str(caught.value)  # a disabled key can come back
 
 
 def test_a_key_kms_no_longer_knows_is_destroyed(custody: KmsKeyCustody) -> None:

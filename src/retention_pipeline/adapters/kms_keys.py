@@ -320,7 +320,7 @@ class KmsKeyCustody:
             until = f" (deleted on {when.isoformat()})" if when else ""
             raise KeyUnavailableError(
                 f"cannot {action} for client {client_id!r}: KMS key {meta.get('Arn')} is "
-                f"{state}{until}; the client key is destroyed or being destroyed"
+                f"{state}{until}; {_KEY_STATE_REMEDY.get(state, _GONE)}"
             )
 
     def _require_owner(self, key_id: str, client_id: str) -> None:
@@ -334,6 +334,20 @@ class KmsKeyCustody:
                 f"{CLIENT_TAG!r} tag names {owners or 'no client'}; check the kek_id in "
                 "the catalog"
             )
+
+
+_GONE = "the client key is destroyed or being destroyed"
+# What an operator can do about a key that is not Enabled (KMS KeyState values).
+_KEY_STATE_REMEDY = {
+    "Disabled": "someone disabled it; if that was not part of an erasure, enable it again "
+    "(aws kms enable-key) and retry",
+    "PendingDeletion": "it is scheduled for deletion; if that was not part of an erasure, "
+    "cancel it (aws kms cancel-key-deletion, then enable-key) before the date, and retry",
+    "PendingImport": "its key material was never imported; import it, or restore the key",
+    "Unavailable": "its external key store is disconnected; reconnect it and retry",
+    "Creating": "it is still being created; retry in a minute",
+    "Updating": "it is being updated; retry in a minute",
+}
 
 
 def _utc(value: Any) -> datetime | None:

@@ -16,6 +16,7 @@ from retention_pipeline.cli.output import print_json, print_table
 from retention_pipeline.cli.progress import progress_shown
 from retention_pipeline.domain.durations import parse_duration
 from retention_pipeline.errors import ConfigError, RetentionError
+from retention_pipeline.ports.catalog import ClientKey
 from retention_pipeline.services import cleanup, policies
 from retention_pipeline.services.restore import ReadReport
 
@@ -197,13 +198,20 @@ def run_cleanup(args: argparse.Namespace) -> int:
 
 
 def run_keys_list(args: argparse.Namespace) -> int:
-    """Client keys: custody, state and fingerprints; never secrets."""
-    catalog = bootstrap.load_installation(args.home).catalog
+    """Client keys: custody, state and fingerprints; never secrets.
+
+    ``state`` is the catalog's; ``kek_state`` is what the custody says of the key that
+    wraps it now (a KMS key someone disabled shows ``disabled`` there while the catalog
+    still says ``active``).
+    """
+    installation = bootstrap.load_installation(args.home)
+    catalog = installation.catalog
     rows: list[dict[str, Any]] = [
         {
             "client": k.client_id,
             "custody": k.custody,
             "state": k.state,
+            "kek_state": _kek_state(installation, k),
             "fingerprint": k.fingerprint,
             "recipient": k.recipient,
             "created_at": k.created_at,
@@ -216,10 +224,27 @@ def run_keys_list(args: argparse.Namespace) -> int:
         print_json(rows)
         return 0
     print_table(
-        ["CLIENT", "CUSTODY", "STATE", "FINGERPRINT", "CREATED"],
+        ["CLIENT", "CUSTODY", "STATE", "KEK", "FINGERPRINT", "CREATED"],
         [
-            [r["client"], r["custody"], r["state"], r["fingerprint"][:16], r["created_at"]]
+            [
+                r["client"],
+                r["custody"],
+                r["state"],
+                r["kek_state"],
+                r["fingerprint"][:16],
+                r["created_at"],
+            ]
             for r in rows
         ],
     )
     return 0
+
+
+def _kek_state(installation: bootstrap.Installation, key: ClientKey) -> str:
+    """The custody's word on a live key's KEK; never fails the listing."""
+    if key.state != "active" or key.custody != installation.custody.kind:
+        return "-"
+    try:
+        return installation.custody.state(key.client_id, key.kek_id).state
+    except RetentionError as error:
+        return f"unknown ({type(error).__name__})"
