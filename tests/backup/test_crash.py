@@ -224,3 +224,18 @@ def test_cleanup_goes_on_past_a_client_whose_store_fails(
     assert "acme-sas: cleanup failed: store 's3'" in run.err
     assert "globex-io: 0 unfinished uploads aborted, 1 leftover versions deleted" in run.out
     assert not home.folder_path(orphan).exists()
+
+
+def test_a_bucket_without_versioning_fails_the_backup_saying_so(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = home.moto.client("s3")
+    s3.put_bucket_versioning(Bucket=home.bucket, VersioningConfiguration={"Status": "Suspended"})
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", storage="s3")
+        run = home.cli("backup", "acme-sas")
+    assert run.rc == 1
+    assert "versioning is off or suspended; enable versioning on the bucket" in run.err
+    assert [p.status for p in home.points("acme-sas")] == ["failed"]
+    assert s3.list_object_versions(Bucket=home.bucket).get("Versions", []) == []

@@ -53,6 +53,7 @@ from retention_pipeline.ports.store import (
     ObjectVersion,
     StoreCapabilities,
     StoredObject,
+    StoreError,
     TransientStoreError,
     UnfinishedUpload,
     check_key,
@@ -228,6 +229,12 @@ class S3Store:
         else:
             done, size = self._multipart(key, target, extra, first, parts, digest)
         version_id = done.get("VersionId")
+        if version_id is None and self.capabilities.versioning:
+            raise StoreError(
+                f"store {self.name!r}: bucket {self.bucket} kept no version of {key}: its "
+                "versioning is off or suspended; enable versioning on the bucket (every "
+                "recovery point is addressed by its version, and erasure checks them all)"
+            )
         return self._stored(key, self._head(key, version_id), digest.hexdigest(), size)
 
     def _multipart(
