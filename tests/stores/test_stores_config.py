@@ -41,6 +41,7 @@ def test_s3_url_is_an_s3_store_under_its_prefix(moto: MotoEndpoint) -> None:
     client.create_bucket(
         Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": moto.region}
     )
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     store = open_store(
         "archives",
         f"s3://{bucket}/prod/archives/",
