@@ -4,6 +4,10 @@ The pure planner decides keep or expire with a reason for every recovery point a
 archive copy (holds and locks first); expired objects are deleted in every version, then
 their catalog rows; a JSON and CSV report lists every item with its reason. With
 ``dry_run`` the same planner runs and nothing is deleted.
+
+Then the leftovers of interrupted backups (unfinished uploads, objects no complete row
+records, attempts abandoned for longer than the 6-hour grace) are removed, client by
+client; a dry run skips this step.
 """
 
 from __future__ import annotations
@@ -25,6 +29,15 @@ def apply_retention() -> dict[str, Any]:
     )
 
 
+@task(show_return_value_in_logs=True, trigger_rule="all_done")
+def clean_up_leftovers() -> dict[str, Any]:
+    """Cleanup of interrupted backups, also after a failed retention step; counts only."""
+    context = get_current_context()
+    if context["params"]["dry_run"]:
+        return {"dry_run": True}
+    return tasks.clean_up_leftovers(tasks.run_time(context["data_interval_end"]))
+
+
 @dag(
     dag_id="enforce_retention",
     schedule="@daily",
@@ -36,8 +49,8 @@ def apply_retention() -> dict[str, Any]:
     doc_md=__doc__,
 )
 def enforce_retention() -> None:
-    """Daily retention run."""
-    apply_retention()
+    """Daily retention run, then cleanup."""
+    apply_retention() >> clean_up_leftovers()
 
 
 enforce_retention()

@@ -23,6 +23,7 @@ from retention_pipeline.bootstrap import Installation, load_installation
 from retention_pipeline.domain.schedule import previous_fire
 from retention_pipeline.errors import RefusedError, RetentionError
 from retention_pipeline.services.backup import erasure_under_way
+from retention_pipeline.services.cleanup import cleanup_client
 from retention_pipeline.services.policies import current_policy
 
 MAX_BATCHES = 1024
@@ -169,6 +170,37 @@ def enforce_retention(now: datetime, *, dry_run: bool, home: str | None = None) 
         "dry_run": run.dry_run,
         "reports": list(run.report_paths),
     }
+
+
+def clean_up_leftovers(now: datetime, *, home: str | None = None) -> dict[str, Any]:
+    """Remove what interrupted backups left, for every client with a policy (default grace).
+
+    A client whose store fails is skipped and named at the end (the task then fails, so
+    the run's alert fires); the others are still cleaned. Counts and client ids only.
+    """
+    installation = load_installation(home)
+    catalog = installation.catalog
+    totals = {"clients": 0, "aborted_uploads": 0, "deleted_versions": 0, "abandoned": 0}
+    failed: list[str] = []
+    for client in catalog.list_clients():
+        policy = current_policy(catalog, client.client_id)
+        if policy is None:
+            continue
+        try:
+            report = cleanup_client(catalog, policy, installation.store, now)
+        except RetentionError as error:
+            failed.append(f"{client.client_id} ({type(error).__name__})")
+            continue
+        totals["clients"] += 1
+        totals["aborted_uploads"] += report.aborted_uploads
+        totals["deleted_versions"] += report.deleted_versions
+        totals["abandoned"] += len(report.abandoned_points)
+    if failed:
+        raise RetentionError(
+            f"cleanup failed for {', '.join(failed)}; the other clients were cleaned up: "
+            "check those stores, then rerun the task"
+        )
+    return totals
 
 
 def installation_now() -> datetime:

@@ -105,14 +105,22 @@ def test_archive_then_retention_in_airflow(airflow: AirflowEnv, home: RetentionH
     assert all(c.store == "archives" for c in copies)
 
     later = datetime(2027, 2, 1, tzinfo=UTC)  # past the 35-day max_age of both points
+    # what a backup killed mid-upload leaves: an object no catalog row records
+    orphan = "acme-sas/recovery-points/rp-killed.tar.zst.age"
+    bootstrap.load_installation(home.path).store("backups").put(orphan, [b"partial"])
     dry = airflow.run_dag(
         "enforce_retention", conf={"dry_run": True}, logical_date=later, config=home.env
     )
     assert dry.state == "success"
     assert len(points(home)) == 2
+    assert dry.xcom("clean_up_leftovers") == {"dry_run": True}
+    assert (home.path / "stores" / "backups" / orphan).exists()
     real = airflow.run_dag("enforce_retention", logical_date=later, config=home.env)
     assert real.state == "success"
     assert points(home) == []
+    cleaned = real.xcom("clean_up_leftovers")
+    assert cleaned["deleted_versions"] == 1 and cleaned["aborted_uploads"] == 0
+    assert not (home.path / "stores" / "backups" / orphan).exists()
     reports = sorted(Path(p).name for p in (home.path / "reports").iterdir())
     assert any(name.endswith("-dry-run.json") for name in reports)
     assert any(name.endswith(".csv") and "dry-run" not in name for name in reports)
