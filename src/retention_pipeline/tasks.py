@@ -23,7 +23,7 @@ from retention_pipeline.bootstrap import Installation, load_installation
 from retention_pipeline.domain.schedule import previous_fire
 from retention_pipeline.errors import RefusedError, RetentionError
 from retention_pipeline.services.backup import erasure_under_way
-from retention_pipeline.services.cleanup import cleanup_client
+from retention_pipeline.services.cleanup import cleanup_clients
 from retention_pipeline.services.policies import current_policy
 
 MAX_BATCHES = 1024
@@ -180,27 +180,21 @@ def clean_up_leftovers(now: datetime, *, home: str | None = None) -> dict[str, A
     """
     installation = load_installation(home)
     catalog = installation.catalog
-    totals = {"clients": 0, "aborted_uploads": 0, "deleted_versions": 0, "abandoned": 0}
-    failed: list[str] = []
-    for client in catalog.list_clients():
-        policy = current_policy(catalog, client.client_id)
-        if policy is None:
-            continue
-        try:
-            report = cleanup_client(catalog, policy, installation.store, now)
-        except RetentionError as error:
-            failed.append(f"{client.client_id} ({type(error).__name__})")
-            continue
-        totals["clients"] += 1
-        totals["aborted_uploads"] += report.aborted_uploads
-        totals["deleted_versions"] += report.deleted_versions
-        totals["abandoned"] += len(report.abandoned_points)
-    if failed:
+    clients = [c.client_id for c in catalog.list_clients()]
+    run = cleanup_clients(catalog, clients, installation.store, now)
+    if run.failures:
+        failed = [f"{c} ({type(e).__name__})" for c, e in run.failures.items()]
         raise RetentionError(
             f"cleanup failed for {', '.join(failed)}; the other clients were cleaned up: "
             "check those stores, then rerun the task"
         )
-    return totals
+    reports = run.reports.values()
+    return {
+        "clients": len(run.reports),
+        "aborted_uploads": sum(r.aborted_uploads for r in reports),
+        "deleted_versions": sum(r.deleted_versions for r in reports),
+        "abandoned": sum(len(r.abandoned_points) for r in reports),
+    }
 
 
 def installation_now() -> datetime:

@@ -17,7 +17,7 @@ from retention_pipeline.cli.progress import progress_shown
 from retention_pipeline.domain.durations import parse_duration
 from retention_pipeline.errors import ConfigError, RetentionError
 from retention_pipeline.ports.catalog import ClientKey
-from retention_pipeline.services import cleanup, policies
+from retention_pipeline.services import cleanup
 from retention_pipeline.services.restore import ReadReport
 
 
@@ -173,26 +173,22 @@ def run_cleanup(args: argparse.Namespace) -> int:
         raise ConfigError(f"--grace: {exc}") from None
     catalog = installation.catalog
     clients = [args.client] if args.client else [c.client_id for c in catalog.list_clients()]
-    now = datetime.now(UTC)
-    failed = 0
-    for client in clients:
-        policy = policies.current_policy(catalog, client)
-        if policy is None:
-            continue
-        try:
-            report = cleanup.cleanup_client(catalog, policy, installation.store, now, grace=grace)
-        except RetentionError as error:  # one unreachable store must not stop the others
-            failed += 1
-            print(f"{client}: cleanup failed: {error}", file=sys.stderr)
-            continue
+    run = cleanup.cleanup_clients(
+        catalog, clients, installation.store, datetime.now(UTC), grace=grace
+    )
+    for client, report in run.reports.items():
         print(
             f"{client}: {report.aborted_uploads} unfinished uploads aborted, "
             f"{report.deleted_versions} leftover versions deleted "
             f"({report.unknown_objects} unknown to the catalog), "
             f"{len(report.abandoned_points)} abandoned attempts marked failed"
         )
-    if failed:
-        print(f"error: cleanup failed for {failed} client(s); see above", file=sys.stderr)
+    for client, error in run.failures.items():
+        print(f"{client}: cleanup failed: {error}", file=sys.stderr)
+    if run.failures:
+        print(
+            f"error: cleanup failed for {len(run.failures)} client(s); see above", file=sys.stderr
+        )
         return 1
     return 0
 

@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from retention_pipeline.domain.policy import ClientPolicy
+from retention_pipeline.errors import RetentionError
 from retention_pipeline.ports.catalog import Catalog, RecoveryPoint
 from retention_pipeline.ports.store import ObjectStore, ObjectVersion
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR
+from retention_pipeline.services.policies import current_policy
 
 DEFAULT_GRACE = timedelta(hours=6)
 
@@ -127,13 +129,31 @@ def _verdict(
     return None
 
 
-def cleanup_all(
+@dataclass
+class CleanupRun:
+    """One cleanup over several clients: a report per client, and the clients that failed."""
+
+    reports: dict[str, CleanupReport] = field(default_factory=dict)
+    failures: dict[str, RetentionError] = field(default_factory=dict)
+
+
+def cleanup_clients(
     catalog: Catalog,
-    policies: Iterable[ClientPolicy],
+    client_ids: Iterable[str],
     store_of: Callable[[str], ObjectStore],
     now: datetime,
     *,
     grace: timedelta = DEFAULT_GRACE,
-) -> dict[str, CleanupReport]:
-    """Clean up every client with a backup store; returns the report per client."""
-    return {p.client: cleanup_client(catalog, p, store_of, now, grace=grace) for p in policies}
+) -> CleanupRun:
+    """Clean up each client that has a policy; one whose store fails is recorded and
+    skipped, so an unreachable store never keeps the other clients' leftovers."""
+    run = CleanupRun()
+    for client in client_ids:
+        policy = current_policy(catalog, client)
+        if policy is None:
+            continue
+        try:
+            run.reports[client] = cleanup_client(catalog, policy, store_of, now, grace=grace)
+        except RetentionError as error:
+            run.failures[client] = error
+    return run
