@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from retention_pipeline.errors import RetentionError
 from retention_pipeline.ports.store import ObjectStore
 from tests.backup.conftest import BackupHome
 
@@ -226,16 +227,57 @@ def test_cleanup_goes_on_past_a_client_whose_store_fails(
     assert not home.folder_path(orphan).exists()
 
 
-def test_a_bucket_without_versioning_fails_the_backup_saying_so(
+def test_a_store_that_cannot_take_a_backup_fails_it_before_the_dump(
     home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """config check and backup probe the store: versioning off, a missing bucket."""
     s3 = home.moto.client("s3")
     s3.put_bucket_versioning(Bucket=home.bucket, VersioningConfiguration={"Status": "Suspended"})
     with databases("sqlite") as source:
         monkeypatch.setenv("BT_CRM_A_URL", source)
         home.policy("acme-sas", storage="s3")
+        dumps: list[object] = []
+        monkeypatch.setattr(
+            "retention_pipeline.bootstrap.Installation.open_dumper",
+            lambda self, url: dumps.append(url),
+        )
+        check = home.cli("config", "check")
+        assert check.rc == 1
+        assert "store folder: ok" in check.out
+        assert "store s3: FAILED" in check.err and "versioning suspended" in check.err
         run = home.cli("backup", "acme-sas")
-    assert run.rc == 1
-    assert "versioning is off or suspended; enable versioning on the bucket" in run.err
+        assert run.rc == 1
+        assert "has versioning suspended; enable versioning on the bucket" in run.err
+
+        settings = home.path / "retention.yaml"
+        settings.write_text(settings.read_text().replace(home.bucket, "no-such-bucket-rp"))
+        run = home.cli("backup", "acme-sas")
+        assert run.rc == 1
+        assert "bucket no-such-bucket-rp does not exist; create it" in run.err
+    assert dumps == []  # refused before any dump started
+    assert home.points("acme-sas") == []  # and before any attempt was recorded
+    assert s3.list_object_versions(Bucket=home.bucket).get("Versions", []) == []
+
+
+def test_a_bucket_whose_versioning_stops_mid_way_fails_the_put_saying_so(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = home.moto.client("s3")
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", storage="s3")
+        service = home.installation().backup_service()
+        store = service.store("s3")
+        probe = store.probe
+
+        def versioning_suspended_after_the_probe() -> None:
+            probe()
+            s3.put_bucket_versioning(
+                Bucket=home.bucket, VersioningConfiguration={"Status": "Suspended"}
+            )
+
+        monkeypatch.setattr(store, "probe", versioning_suspended_after_the_probe)
+        with pytest.raises(RetentionError, match="versioning is off or suspended"):
+            service.backup("acme-sas")
     assert [p.status for p in home.points("acme-sas")] == ["failed"]
     assert s3.list_object_versions(Bucket=home.bucket).get("Versions", []) == []

@@ -42,6 +42,7 @@ from retention_pipeline.ports.store import (
     ObjectVersion,
     StoreCapabilities,
     StoredObject,
+    StorePermissionError,
     UnfinishedUpload,
     check_key,
 )
@@ -93,6 +94,21 @@ class FolderStore:
         if version_id not in (None, NULL_VERSION) or not path.is_file():
             raise self._not_found(key, version_id)
         return path
+
+    def probe(self) -> None:
+        """The folder exists (or can be made) and this process may write into it."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorePermissionError(
+                f"store {self.name!r}: cannot create its folder {self.root} "
+                f"({error.strerror}); create it or fix the store's url"
+            ) from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StorePermissionError(
+                f"store {self.name!r}: this process may not write into {self.root}; fix "
+                "the folder's owner or mode"
+            )
 
     # -- writing -----------------------------------------------------------------------
 

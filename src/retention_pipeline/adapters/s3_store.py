@@ -190,6 +190,28 @@ class S3Store:
             target["VersionId"] = version_id
         return target
 
+    def probe(self) -> None:
+        """HeadBucket (exists, reachable, credentials), then its versioning status."""
+        try:
+            self.call(f"HeadBucket {self.bucket}", self.client.head_bucket, Bucket=self.bucket)
+        except ObjectNotFoundError:
+            raise StoreError(
+                f"store {self.name!r}: bucket {self.bucket} does not exist; create it (with "
+                "versioning) or fix the store's url in retention.yaml"
+            ) from None
+        if self.capabilities.versioning:
+            answer = self.call(
+                f"GetBucketVersioning {self.bucket}",
+                self.client.get_bucket_versioning,
+                Bucket=self.bucket,
+            )
+            if answer.get("Status") != "Enabled":
+                raise StoreError(
+                    f"store {self.name!r}: bucket {self.bucket} has versioning "
+                    f"{answer.get('Status', 'off').lower()}; enable versioning on the bucket "
+                    "(every recovery point is addressed by its version)"
+                )
+
     # -- writing -------------------------------------------------------------------------
 
     def put(

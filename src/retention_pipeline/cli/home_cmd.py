@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import stat
+import sys
 from typing import Any
 
 from retention_pipeline import bootstrap
 from retention_pipeline.cli.output import print_json, print_table
 from retention_pipeline.domain.settings import default_config_text
-from retention_pipeline.errors import ConfigError
+from retention_pipeline.errors import ConfigError, RetentionError
 from retention_pipeline.services import policies
 
 
@@ -58,14 +59,28 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_config_check(args: argparse.Namespace) -> int:
-    """Validate the configuration; problems raise ``ConfigError`` (exit code 2)."""
+    """Validate the configuration, then open and probe every store.
+
+    A configuration problem raises ``ConfigError`` (exit code 2). A store that cannot take
+    a backup now (missing bucket or folder, no access, versioning off) is reported on its
+    own line and the command exits 1, after probing the others.
+    """
     installation = bootstrap.load_installation(args.home)
     settings = installation.settings
     print(
         f"{installation.home / bootstrap.CONFIG_FILE}: ok "
         f"({len(settings.stores)} stores, {len(settings.connections)} connections)"
     )
-    return 0
+    failed = 0
+    for name in sorted(settings.stores):
+        try:
+            installation.store(name).probe()
+        except RetentionError as error:
+            failed += 1
+            print(f"store {name}: FAILED: {error}", file=sys.stderr)
+        else:
+            print(f"store {name}: ok")
+    return 1 if failed else 0
 
 
 def run_clients(args: argparse.Namespace) -> int:

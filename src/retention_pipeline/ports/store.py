@@ -204,6 +204,14 @@ class ObjectStore(Protocol):
         """Stream ``data`` into ``key``; return the stored version with its SHA-256."""
         ...
 
+    def probe(self) -> None:
+        """Check, cheaply and without writing, that the store can take a backup now.
+
+        Raises a ``StoreError`` that says what to fix (a missing bucket or folder, no
+        access, versioning off), so a backup fails in a moment, not after its dump.
+        """
+        ...
+
     def get(self, key: str, version_id: str | None = None) -> Iterator[bytes]:
         """Stream the bytes of ``key`` (latest version unless ``version_id``)."""
         ...

@@ -96,6 +96,10 @@ class BackupService:
     ) -> BackupResult:
         """Back the client up once; see the module docstring for the ordering."""
         policy = self._active_policy(client_id, requested_by)
+        storage = policy.backup.storage
+        assert storage is not None  # an active backup always names its store
+        # a missing bucket or a store we may not write fails now, not after the dump
+        self.store(storage).probe()
         now = self.clock()
         recipients = self.keyring.recipients_for(policy, now)
         rp = self._start(policy, now, scheduled_for, requested_by, recipients_fp(recipients))
