@@ -100,8 +100,11 @@ def back_up_batch(batch: Sequence[str], now: datetime, *, home: str | None = Non
     """Back up each client of the batch for its slot; return the recovery point ids.
 
     Idempotent: a retry or rerun with the same ``now`` finds each client's slot already
-    done and returns the same recovery point. A client that fails does not stop the
-    others; the task fails at the end, naming the failed clients by id.
+    done (or done and expired since) and returns the same recovery point. A client that
+    no longer has an automated schedule when the batch runs (its policy changed since the
+    batch was listed) is skipped: the scheduled run has no slot for it, and a backup
+    without a slot would add a new point at every retry. A client that fails does not
+    stop the others; the task fails at the end, naming the failed clients by id.
     """
     installation = load_installation(home)
     service = installation.backup_service()
@@ -110,6 +113,8 @@ def back_up_batch(batch: Sequence[str], now: datetime, *, home: str | None = Non
     for client_id in batch:
         try:
             slot = backup_slot(installation, client_id, now)
+            if slot is None:
+                continue
             done.append(service.backup(client_id, scheduled_for=slot).recovery_point_id)
         except RetentionError as error:
             failed.append(f"{client_id} ({type(error).__name__})")

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from retention_pipeline import tasks
 from retention_pipeline.errors import RetentionError
+from retention_pipeline.ports.store import NULL_VERSION
 from tests.backup.conftest import BackupHome
 
 Databases = Callable[..., AbstractContextManager[str]]
@@ -160,3 +162,33 @@ def test_the_upload_is_sized_before_its_first_byte(
         result = service.backup("acme-sas")
     [hint] = hints
     assert hint is not None and result.size <= hint < result.size + 1024
+
+
+def test_a_slot_done_and_expired_since_is_not_backed_up_again(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas")
+        first = home.installation().backup_service().backup("acme-sas", scheduled_for=SLOT)
+        installation = home.installation()  # retention expires the point: object, then row
+        installation.store("folder").delete_versions([(first.key, NULL_VERSION)])
+        installation.catalog.mark_recovery_point_deleted(
+            first.recovery_point_id, "expired", datetime(2026, 5, 1, tzinfo=UTC)
+        )
+        again = home.installation().backup_service().backup("acme-sas", scheduled_for=SLOT)
+    assert again.reused and again.recovery_point_id == first.recovery_point_id
+    assert [p.status for p in home.points("acme-sas")] == ["deleted"]
+    assert list(home.installation().store("folder").list_versions("acme-sas/")) == []
+
+
+def test_a_scheduled_batch_skips_a_client_no_longer_on_a_schedule(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listed while automated, semi-manual when the batch (or its retry) runs."""
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", mode="semi_manual")
+        for _ in range(2):  # the task and its retry
+            assert tasks.back_up_batch(["acme-sas"], SLOT, home=str(home.path)) == []
+    assert home.points("acme-sas") == []

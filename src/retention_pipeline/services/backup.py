@@ -103,7 +103,7 @@ class BackupService:
         now = self.clock()
         recipients = self.keyring.recipients_for(policy, now)
         rp = self._start(policy, now, scheduled_for, requested_by, recipients_fp(recipients))
-        if rp.status == "complete":
+        if rp.status in ("complete", "deleted"):  # the slot was done (and maybe expired since)
             return _result(rp, reused=True)
         store = self.store(rp.store)
         written: list[StoredObject] = []
