@@ -156,12 +156,25 @@ def archive_batches(*, home: str | None = None) -> list[list[str]]:
 
 
 def archive_batch(batch: Sequence[str], *, home: str | None = None) -> list[str]:
-    """Archive due recovery points of each client; return the new archive copy ids."""
+    """Archive due recovery points of each client; return the new archive copy ids.
+
+    A client that fails (a corrupt source, an unreachable archive store) does not stop the
+    others; the task fails at the end, naming the failed clients by id.
+    """
     installation = load_installation(home)
     service = installation.archive_service()
     copied: list[str] = []
+    failed: list[str] = []
     for client_id in batch:
-        copied.extend(service.archive_client(client_id).copied)
+        try:
+            copied.extend(service.archive_client(client_id).copied)
+        except RetentionError as error:
+            failed.append(f"{client_id} ({type(error).__name__})")
+    if failed:
+        raise BatchFailedError(
+            f"{len(failed)} of {len(batch)} clients failed: {', '.join(failed)}; the others "
+            "were archived: see the evidence log, fix the cause, then retry the task"
+        )
     return copied
 
 

@@ -10,10 +10,14 @@ from typing import Any
 
 import pytest
 
-from retention_pipeline import bootstrap
+from retention_pipeline import bootstrap, tasks
 from retention_pipeline.adapters.folder_store import FolderStore
-from retention_pipeline.ports.store import StoredObject
-from retention_pipeline.services.archive import ArchiveVerificationError
+from retention_pipeline.ports.store import StoredObject, StoreError
+from retention_pipeline.services.archive import (
+    ArchiveSourceCorruptError,
+    ArchiveVerificationError,
+)
+from retention_pipeline.tasks import BatchFailedError
 from tests.lifecycle.conftest import BackupAt, day
 
 
@@ -85,3 +89,40 @@ def test_a_copy_that_fails_verification_is_removed_and_the_run_fails(
         service.archive_client("acme-sas")
     assert list(faulty.list_versions("acme-sas/")) == []
     assert installation.catalog.list_archive_copies("acme-sas") == []
+
+
+def test_a_corrupt_source_is_named_as_such_and_other_clients_are_still_archived(
+    home: Path, backup_at: BackupAt
+) -> None:
+    (home / "policies" / "globex-io.yaml").write_text(
+        (home / "policies" / "acme-sas.yaml").read_text().replace("acme-sas", "globex-io")
+    )
+    from retention_pipeline.cli.main import main
+
+    assert main(["policy", "apply", "--home", str(home)]) == 0
+    victim = backup_at(day(0))
+    installation = bootstrap.load_installation(home)
+    globex = replace(installation.backup_service(), clock=lambda: day(0))
+    globex.backup("globex-io", scheduled_for=day(0))
+    stored = home / "stores" / "backups" / victim.key
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 1
+    stored.write_bytes(bytes(data))
+
+    with pytest.raises(BatchFailedError, match=r"acme-sas \(ArchiveSourceCorruptError\)"):
+        tasks.archive_batch(["acme-sas", "globex-io"], home=str(home))
+    copies = installation.catalog.list_archive_copies()
+    assert {c.client_id for c in copies} == {"globex-io"}
+    assert not any((home / "stores" / "archives" / "acme-sas").rglob("*.age"))
+    with pytest.raises(ArchiveSourceCorruptError, match=f"verify {victim.recovery_point_id}"):
+        installation.archive_service().archive_client("acme-sas")
+
+
+def test_an_archive_store_that_cannot_take_a_copy_fails_before_reading(
+    home: Path, backup_at: BackupAt
+) -> None:
+    backup_at(day(0))
+    (home / "stores" / "archives").write_text("a file where the folder should be")
+    installation = bootstrap.load_installation(home)
+    with pytest.raises(StoreError, match="store 'archives': cannot create its folder"):
+        installation.archive_service().archive_client("acme-sas")

@@ -29,6 +29,10 @@ class ArchiveVerificationError(RetentionError):
     """The archive copy differs from its recovery point; it was removed."""
 
 
+class ArchiveSourceCorruptError(RetentionError):
+    """The recovery point's own object no longer matches its catalog row; not archived."""
+
+
 @dataclass(frozen=True)
 class ArchiveRun:
     """What one client's archive run did (ids only)."""
@@ -86,6 +90,7 @@ class ArchiveService:
                 f"store {rp.store!r}; set archive.storage to a separate store"
             )
         source, target = self.store(rp.store), self.store(target_name)
+        target.probe()  # an unreachable or misconfigured archive store fails before reading
         now = self.clock()
         lock = None
         if policy.archive.lock is not None:
@@ -94,8 +99,15 @@ class ArchiveService:
         key = archive_key(policy.client, rp.id)
         hashed = _Hash(source.get(rp.key, rp.version_id))
         stored = target.put(key, hashed, size_hint=rp.size, storage_class=None, lock=lock)
+        if (hashed.size, hashed.sha256) != (rp.size, rp.sha256):
+            purge_object(target, key)
+            raise ArchiveSourceCorruptError(
+                f"recovery point {rp.id} was not archived: its stored object no longer "
+                "matches the size and SHA-256 recorded when it was taken; check it "
+                f"(retention-pipeline verify {rp.id}) and take a new backup"
+            )
         back = target.head(key, stored.version_id)
-        if (back.size, back.sha256, hashed.sha256) != (rp.size, rp.sha256, rp.sha256):
+        if (back.size, back.sha256) != (rp.size, rp.sha256):
             purge_object(target, key)
             raise ArchiveVerificationError(
                 f"archive copy of recovery point {rp.id} in store {target_name!r} does not "
@@ -141,10 +153,12 @@ class _Hash:
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
         self._sha = hashlib.sha256()
+        self.size = 0
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._chunks:
             self._sha.update(chunk)
+            self.size += len(chunk)
             yield chunk
 
     @property
