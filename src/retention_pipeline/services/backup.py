@@ -310,8 +310,13 @@ class BackupService:
         try:
             self.catalog.fail_recovery_point(rp.id, reason[:500], self.clock(), attempt=rp.attempts)
         except TransitionError:
-            own = [(rp.key, o.version_id) for o in written if o.version_id != NULL_VERSION]
             with suppress(Exception):  # cleanup finds what this could not remove
+                recorded = self.catalog.get_recovery_point(rp.id).version_id
+                own = [
+                    (rp.key, o.version_id)
+                    for o in written
+                    if o.version_id not in (NULL_VERSION, recorded)
+                ]
                 if own:
                     store.delete_versions(own)
             return
