@@ -34,7 +34,13 @@ class PolicyError(RetentionError):
 
 
 class NotFoundError(RetentionError):
-    """A named object (client, recovery point, store key) does not exist."""
+    """A named object (client, recovery point, store key) does not exist.
+
+    Exit code 2, invalid input: an id the operator typed that names nothing. A stored
+    object that has gone missing is a failure instead (``ObjectNotFoundError``, 1).
+    """
+
+    exit_code = 2
 
 
 class RefusedError(RetentionError):

@@ -305,3 +305,10 @@ def test_a_document_failing_its_check_is_not_left_under_its_name(tmp_path: Path)
     with pytest.raises(ManifestError):
         service._write_documents(Reader(), folder, False, None)  # type: ignore[arg-type]
     assert tree(folder) == {"contrats/ok.pdf": b"xxx"}
+
+
+def test_an_unknown_recovery_point_id_is_invalid_input(home: BackupHome) -> None:
+    for args in (("verify", "rp-nosuch"), ("restore", "rp-nosuch", "--to", "sqlite:///x.db")):
+        run = home.cli(*args)
+        assert run.rc == 2, run.err
+        assert "recovery point 'rp-nosuch'" in run.err and "Traceback" not in run.err

@@ -108,7 +108,7 @@ def test_show_prints_the_policy_in_force(home: Path, capsys: pytest.CaptureFixtu
     assert shown["version"] == 1
     assert shown["policy"]["backup"]["mode"] == "semi_manual"
     code, _, err = run(capsys, "policy", "show", "nobody-here", "--home", str(home))
-    assert code == 1 and "has no recorded policy" in err
+    assert code == 2 and "has no recorded policy" in err  # an unknown id: invalid input
 
 
 def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:

@@ -61,7 +61,13 @@ class TransientStoreError(StoreError):
 
 
 class ObjectNotFoundError(StoreError, NotFoundError):
-    """No such key or version: permanent, never retried."""
+    """No such key or version: permanent, never retried.
+
+    Exit code 1: the catalog named this object, so its absence is a failure of the store
+    (or a tampering), not a typo of the operator's.
+    """
+
+    exit_code = 1
 
 
 class ObjectLockedError(StoreError):
