@@ -10,8 +10,7 @@ hashing it -> read the copy back and compare size and SHA-256 with the recovery 
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +20,7 @@ from retention_pipeline.errors import RefusedError, RetentionError
 from retention_pipeline.ports.catalog import ArchiveCopy, Catalog, NewArchiveCopy
 from retention_pipeline.ports.store import ObjectLock, ObjectStore
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR
-from retention_pipeline.services.objects import purge_object
+from retention_pipeline.services.objects import HashingStream, purge_object
 from retention_pipeline.services.policies import current_policy
 
 
@@ -97,7 +96,7 @@ class ArchiveService:
             until = now + timedelta(days=policy.archive.lock.days)
             lock = ObjectLock(mode=policy.archive.lock.mode, until=until)
         key = archive_key(policy.client, rp.id)
-        hashed = _Hash(source.get(rp.key, rp.version_id))
+        hashed = HashingStream(source.get(rp.key, rp.version_id))
         stored = target.put(key, hashed, size_hint=rp.size, storage_class=None, lock=lock)
         if (hashed.size, hashed.sha256) != (rp.size, rp.sha256):
             purge_object(target, key)
@@ -147,20 +146,3 @@ class ArchiveService:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-class _Hash:
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._sha = hashlib.sha256()
-        self.size = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._chunks:
-            self._sha.update(chunk)
-            self.size += len(chunk)
-            yield chunk
-
-    @property
-    def sha256(self) -> str:
-        return self._sha.hexdigest()

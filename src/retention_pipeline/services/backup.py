@@ -19,7 +19,7 @@ upload or an unrecorded object, which ``cleanup`` finds and removes later.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -47,7 +47,7 @@ from retention_pipeline.ports.catalog import (
 from retention_pipeline.ports.source import Dumper
 from retention_pipeline.ports.store import NULL_VERSION, ObjectStore, StoredObject
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR, ClientKeyring
-from retention_pipeline.services.objects import purge_object
+from retention_pipeline.services.objects import HashingStream, purge_object
 from retention_pipeline.services.policies import current_policy
 from retention_pipeline.services.progress import Meter, Progress
 
@@ -260,7 +260,7 @@ class BackupService:
             else:
                 manifest, plaintext = pack(base, None, [], documents, spool, on_read=read.add)
             upload = Meter(progress, "upload", plaintext.size)
-            hashed = _Hashing(encrypt_stream(recipients, upload.watch(plaintext)))
+            hashed = HashingStream(encrypt_stream(recipients, upload.watch(plaintext)))
             # sized parts: without a size, S3's 10,000 parts of 8 MiB cap a backup at 78 GiB
             bound = encrypted_size_bound(plaintext.size, len(recipients))
             stored = store.put(rp.key, hashed, size_hint=bound)
@@ -280,7 +280,7 @@ class BackupService:
         return documents_in(folder)
 
     def _check_stored(
-        self, rp: RecoveryPoint, store: ObjectStore, stored: StoredObject, sent: _Hashing
+        self, rp: RecoveryPoint, store: ObjectStore, stored: StoredObject, sent: HashingStream
     ) -> None:
         """Compare what the store holds with the bytes we sent, before calling it done."""
         back = store.head(rp.key, stored.version_id)
@@ -368,22 +368,3 @@ def _result(rp: RecoveryPoint, *, reused: bool) -> BackupResult:
     return BackupResult(
         rp.id, rp.client_id, rp.store, rp.key, rp.size or 0, rp.sha256 or "", 0, 0, 0, reused
     )
-
-
-class _Hashing:
-    """Pass ciphertext through to the store while counting and hashing it ourselves."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = chunks
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._chunks:
-            self._hash.update(chunk)
-            self.size += len(chunk)
-            yield chunk
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
