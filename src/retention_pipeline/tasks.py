@@ -15,7 +15,7 @@ one client per mapped task (the UI shows its id); above, a few clients per task.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,20 +108,33 @@ def back_up_batch(batch: Sequence[str], now: datetime, *, home: str | None = Non
     """
     installation = load_installation(home)
     service = installation.backup_service()
+
+    def back_up(client_id: str) -> list[str]:
+        slot = backup_slot(installation, client_id, now)
+        if slot is None:
+            return []
+        return [service.backup(client_id, scheduled_for=slot).recovery_point_id]
+
+    return _each_client(
+        batch, back_up, "see the evidence log and retry the task (done clients are reused)"
+    )
+
+
+def _each_client(
+    batch: Sequence[str], act: Callable[[str], Iterable[str]], advice: str
+) -> list[str]:
+    """``act`` on each client, gathering the ids it returns; one that fails does not stop
+    the others, and at the end ``BatchFailedError`` names every failed client by id."""
     done: list[str] = []
     failed: list[str] = []
     for client_id in batch:
         try:
-            slot = backup_slot(installation, client_id, now)
-            if slot is None:
-                continue
-            done.append(service.backup(client_id, scheduled_for=slot).recovery_point_id)
+            done.extend(act(client_id))
         except RetentionError as error:
             failed.append(f"{client_id} ({type(error).__name__})")
     if failed:
         raise BatchFailedError(
-            f"{len(failed)} of {len(batch)} clients failed: {', '.join(failed)}; "
-            "see the evidence log and retry the task (done clients are reused)"
+            f"{len(failed)} of {len(batch)} clients failed: {', '.join(failed)}; {advice}"
         )
     return done
 
@@ -161,21 +174,12 @@ def archive_batch(batch: Sequence[str], *, home: str | None = None) -> list[str]
     A client that fails (a corrupt source, an unreachable archive store) does not stop the
     others; the task fails at the end, naming the failed clients by id.
     """
-    installation = load_installation(home)
-    service = installation.archive_service()
-    copied: list[str] = []
-    failed: list[str] = []
-    for client_id in batch:
-        try:
-            copied.extend(service.archive_client(client_id).copied)
-        except RetentionError as error:
-            failed.append(f"{client_id} ({type(error).__name__})")
-    if failed:
-        raise BatchFailedError(
-            f"{len(failed)} of {len(batch)} clients failed: {', '.join(failed)}; the others "
-            "were archived: see the evidence log, fix the cause, then retry the task"
-        )
-    return copied
+    service = load_installation(home).archive_service()
+    return _each_client(
+        batch,
+        lambda client_id: service.archive_client(client_id).copied,
+        "the others were archived: see the evidence log, fix the cause, then retry the task",
+    )
 
 
 def enforce_retention(now: datetime, *, dry_run: bool, home: str | None = None) -> dict[str, Any]:
