@@ -19,7 +19,7 @@ from retention_pipeline.bootstrap import Installation, load_installation
 from retention_pipeline.domain.controls import summary
 from retention_pipeline.errors import NotFoundError, RefusedError, RetentionError
 from retention_pipeline.ports.catalog import IntegrityCheckKind, NewIntegrityCheck
-from retention_pipeline.services.client_keys import SYSTEM_ACTOR
+from retention_pipeline.services.client_keys import SYSTEM_ACTOR, hoster_excluded
 from retention_pipeline.services.integrity import check_id, record_verification
 from retention_pipeline.services.policies import current_policy
 from retention_pipeline.tasks import MAX_BATCHES, batches, utc_instant
@@ -54,12 +54,14 @@ def integrity_slice(now: datetime, days: int, *, home: str | None = None) -> lis
     horizon = now - timedelta(days=days)
     today = now.date().toordinal() % days
     readable: dict[str, bool] = {}
+    hosters: dict[str, str | None] = {}  # one key lookup per client, not per point
     chosen: list[str] = []
     for rp in catalog.list_recovery_points(statuses=["complete"]):
         if rp.client_id not in readable:
             policy = current_policy(catalog, rp.client_id)
             readable[rp.client_id] = policy is None or policy.protection.hoster_can_decrypt
-        if not readable[rp.client_id] or installation.keyring.excludes_hoster(rp):
+            hosters[rp.client_id] = installation.keyring.hoster_fingerprint(rp.client_id)
+        if not readable[rp.client_id] or hoster_excluded(rp, hosters[rp.client_id]):
             continue
         checked = last.get(rp.id)
         overdue = checked is None or checked < horizon or rp.id in failing

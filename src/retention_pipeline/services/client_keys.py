@@ -90,17 +90,16 @@ class ClientKeyring:
             )
         return recipients
 
-    def excludes_hoster(self, rp: RecoveryPoint) -> bool:
-        """Whether ``rp`` was encrypted without the client's hoster key (client-only).
+    def hoster_fingerprint(self, client_id: str) -> str | None:
+        """The fingerprint of the client's active hoster key, or ``None`` if it has none."""
+        key = self.catalog.get_client_key(client_id)
+        if key is None or key.state != "active":
+            return None
+        return Recipient.from_string(key.recipient).fingerprint()
 
-        Such a point was taken while the order form said ``hoster_can_decrypt: false``;
-        its recorded recipient fingerprints tell, without unwrapping anything. A client
-        with no active hoster key is not judged here (``identity_for`` says why).
-        """
-        key = self.catalog.get_client_key(rp.client_id)
-        if key is None or key.state != "active" or not rp.recipients:
-            return False
-        return Recipient.from_string(key.recipient).fingerprint() not in rp.recipients
+    def excludes_hoster(self, rp: RecoveryPoint) -> bool:
+        """Whether ``rp`` was encrypted without the client's hoster key (client-only)."""
+        return hoster_excluded(rp, self.hoster_fingerprint(rp.client_id))
 
     def identity_for(self, client_id: str) -> Identity:
         """Unwrap the client's identity, for restore and verification only."""
@@ -143,3 +142,17 @@ class ClientKeyring:
             now,
         )
         return destruction
+
+
+def hoster_excluded(rp: RecoveryPoint, hoster_fingerprint: str | None) -> bool:
+    """Whether ``rp``'s recorded recipients lack the hoster key ``hoster_fingerprint``.
+
+    Such a point was taken while the order form said ``hoster_can_decrypt: false``; its
+    recorded recipient fingerprints tell, without unwrapping anything. A client with no
+    active hoster key (``None``) is not judged here (``identity_for`` says why).
+    """
+    return (
+        hoster_fingerprint is not None
+        and bool(rp.recipients)
+        and hoster_fingerprint not in rp.recipients
+    )
