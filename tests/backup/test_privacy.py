@@ -50,6 +50,18 @@ def secrets_of(home: BackupHome, client: str) -> list[str]:
     ]
 
 
+def log_everything_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    """Every logger at DEBUG, as an operator chasing a problem would set them.
+
+    Except sqlalchemy: sqlalchemy.engine at INFO/DEBUG *is* echo=True, which prints every
+    parameter and row by design, so an installation must never turn it on.
+    """
+    caplog.set_level(logging.DEBUG)
+    for name in list(logging.root.manager.loggerDict):
+        if not name.startswith("sqlalchemy"):
+            caplog.set_level(logging.DEBUG, logger=name)
+
+
 def test_no_canary_reaches_logs_output_exceptions_or_the_catalog(
     home: BackupHome,
     databases: Databases,
@@ -57,12 +69,7 @@ def test_no_canary_reaches_logs_output_exceptions_or_the_catalog(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    for name in list(logging.root.manager.loggerDict):
-        # sqlalchemy.engine at INFO/DEBUG *is* echo=True: it prints every parameter and
-        # row by design, so an installation must never turn it on; all else goes to DEBUG
-        if not name.startswith("sqlalchemy"):
-            caplog.set_level(logging.DEBUG, logger=name)
+    log_everything_at_debug(caplog)
     marker = uuid.uuid4().hex
     password = f"pw-{marker}"
     documents = tmp_path / "documents"
@@ -167,10 +174,7 @@ def test_kms_custody_at_debug_never_logs_the_client_identity(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """KMS Encrypt's request body and Decrypt's answer body are the identity itself."""
-    caplog.set_level(logging.DEBUG)
-    for name in list(logging.root.manager.loggerDict):
-        if not name.startswith("sqlalchemy"):
-            caplog.set_level(logging.DEBUG, logger=name)
+    log_everything_at_debug(caplog)
     home = make_home("aws-kms")
     with databases("sqlite") as source:
         monkeypatch.setenv("BT_CRM_A_URL", source)
