@@ -72,15 +72,20 @@ class Session:
             raise RefusedError(f"{self.endpoint.label}: {target} is not empty; {remedy}")
 
 
+def _codes(error: BaseException) -> tuple[str | None, int | None, str | None]:
+    """The error's codes, whichever driver raised it: SQLSTATE, MySQL errno, SQLite name."""
+    args = getattr(error, "args", ())
+    errno = args[0] if args and isinstance(args[0], int) else None
+    return getattr(error, "sqlstate", None), errno, getattr(error, "sqlite_errorname", None)
+
+
 def error_code(error: BaseException) -> str:
     """The engine's error code without its message: SQLSTATE, MySQL errno or the type."""
-    sqlstate = getattr(error, "sqlstate", None)
+    sqlstate, errno, sqlite_code = _codes(error)
     if sqlstate:
         return f"SQLSTATE {sqlstate}"
-    args = getattr(error, "args", ())
-    if args and isinstance(args[0], int):
-        return f"{type(error).__name__} {args[0]}"
-    sqlite_code = getattr(error, "sqlite_errorname", None)
+    if errno is not None:
+        return f"{type(error).__name__} {errno}"
     if sqlite_code:
         return str(sqlite_code)
     return type(error).__name__
@@ -98,14 +103,12 @@ _REACH_SQLITE = frozenset(
 
 def remedy(error: BaseException) -> str:
     """What to check, told apart by the error's code (the message may quote a value)."""
-    sqlstate = getattr(error, "sqlstate", None) or ""
-    args = getattr(error, "args", ())
-    errno = args[0] if args and isinstance(args[0], int) else None
+    sqlstate, errno, sqlite_code = _codes(error)
     if (
-        sqlstate.startswith(_REACH_SQLSTATES)
+        (sqlstate or "").startswith(_REACH_SQLSTATES)
         or errno in _REACH_ERRNOS
-        or getattr(error, "sqlite_errorname", None) in _REACH_SQLITE
-        or not (sqlstate or errno or getattr(error, "sqlite_errorname", None))
+        or sqlite_code in _REACH_SQLITE
+        or not (sqlstate or errno or sqlite_code)
     ):
         return "check that the server is up, the database exists and the account may use it"
     return (
