@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_HOME ?= .demo
 
-.PHONY: venv test test-fast lint demo bench constraints clean
+.PHONY: venv bytecode test test-fast lint demo bench constraints clean
 
 venv: $(STAMP)
 
@@ -15,7 +15,14 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt pip setuptools wheel
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(MAKE) --no-print-directory bytecode
 	touch $(STAMP)
+
+# An editable install leaves src/ uncompiled, and where PYTHONDONTWRITEBYTECODE is set
+# every command then compiles some 150 modules again (about 0.3 s of each start-up). A
+# wheel install (the Dockerfile's) compiles at install time; this does the same for .venv.
+bytecode:
+	$(BIN)/python -m compileall -q src
 
 test: $(STAMP)
 	$(BIN)/pytest
@@ -31,7 +38,7 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python demo/run_demo.py --home $(DEMO_HOME)
 
-bench: $(STAMP)
+bench: $(STAMP) bytecode
 	$(BIN)/python benchmarks/run_all.py
 
 # Regenerate the constraints file from the current virtualenv (after changing pyproject).
