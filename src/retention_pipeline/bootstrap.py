@@ -114,11 +114,20 @@ class Installation:
         if spec.kind == "local":
             from retention_pipeline.adapters.local_keys import LocalKeyCustody
 
-            return LocalKeyCustody(self.path(spec.master_key_file))
+            return LocalKeyCustody(
+                self.path(spec.master_key_file), may_create=self._no_local_client_key
+            )
         from retention_pipeline.adapters.kms_keys import KmsKeyCustody
 
         return KmsKeyCustody(
             spec.region, endpoint_url=spec.endpoint_url, alias_prefix=spec.key_alias_prefix
+        )
+
+    def _no_local_client_key(self) -> bool:
+        """Whether no client key still depends on a local master key (it may be made)."""
+        return not any(
+            key.custody == "local" and key.wrapped is not None
+            for key in self.catalog.list_client_keys()
         )
 
     @cached_property

@@ -167,3 +167,23 @@ def test_apply_gives_each_client_with_an_active_option_its_key_and_no_one_else(
     assert all(k["state"] == "active" for k in keys.values())
     code, out, _ = run(capsys, "policy", "apply", "--home", str(home))
     assert "created the client key" not in out  # once only
+
+
+def test_a_mistyped_master_key_path_is_refused_instead_of_becoming_a_second_key(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Once client keys exist, a missing master key file is an error naming it."""
+    assert run(capsys, "policy", "apply", "--home", str(home))[0] == 0
+    config = home / "retention.yaml"
+    config.write_text(config.read_text().replace("keys/master.key", "keys/mastr.key"))
+    policies = home / "policies"
+    extra = (policies / "atelier-dupont.yaml").read_text().replace("atelier-dupont", "zeta-sas")
+    (policies / "zeta-sas.yaml").write_text(extra)
+
+    code, _, err = run(capsys, "policy", "apply", "--home", str(home))
+
+    assert code == 1
+    assert "keys/mastr.key does not exist" in err and "Traceback" not in err
+    assert not (home / "keys" / "mastr.key").exists()
+    run(capsys, "keys", "list", "--json", "--home", str(home))
+    assert not (home / "keys" / "mastr.key").exists()  # reading made no key either

@@ -225,6 +225,7 @@ def test_after_destroy_the_identity_cannot_be_unwrapped(
         assert destruction.method == "local: wrapped identity deleted"
         assert destruction.deletion_date is None
         elsewhere = LocalKeyCustody(handle.tmp_path / "other" / "master.key")
+        elsewhere.create("another-client")  # a second installation's master key
         with pytest.raises(KeyUnavailableError, match="kek mismatch") as refused:
             elsewhere.unwrap(wrapped, client)
         assert kek_id in str(refused.value)

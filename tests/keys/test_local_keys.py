@@ -86,9 +86,42 @@ def test_a_master_key_file_of_the_wrong_size_is_refused(tmp_path: Path) -> None:
 
 def test_state_of_another_master_key_is_not_claimed(tmp_path: Path) -> None:
     custody = LocalKeyCustody(tmp_path / "keys" / "master.key")
+    custody.create("other-client")
 
     with pytest.raises(KeyUnavailableError, match="0123456789abcdef"):
         custody.state("acme-sas", "0123456789abcdef")
+
+
+def test_a_lost_master_key_is_never_replaced_once_client_keys_depend_on_it(
+    tmp_path: Path, keypair: AgeKeyPair
+) -> None:
+    """A mistyped or deleted master key file must not quietly become a second key."""
+    key_file = tmp_path / "keys" / "master.key"
+    wrapped = LocalKeyCustody(key_file).wrap("acme-sas", keypair.identity)
+    key_file.unlink()
+    custody = LocalKeyCustody(key_file, may_create=lambda: False)
+
+    for attempt in (
+        lambda: custody.create("beta-sas"),
+        lambda: custody.wrap("beta-sas", keypair.identity),
+        lambda: custody.unwrap(wrapped, "acme-sas"),
+        lambda: custody.state("acme-sas", wrapped.kek_id),
+    ):
+        with pytest.raises(KeyUnavailableError, match="does not exist") as refused:
+            attempt()
+        assert str(key_file) in str(refused.value)
+    assert not key_file.exists()
+
+
+def test_reading_never_creates_a_master_key(tmp_path: Path, keypair: AgeKeyPair) -> None:
+    key_file = tmp_path / "keys" / "master.key"
+    wrapped = LocalKeyCustody(tmp_path / "first.key").wrap("acme-sas", keypair.identity)
+
+    with pytest.raises(KeyUnavailableError, match="does not exist"):
+        LocalKeyCustody(key_file).unwrap(wrapped, "acme-sas")
+    with pytest.raises(KeyUnavailableError, match="does not exist"):
+        LocalKeyCustody(key_file).state("acme-sas", wrapped.kek_id)
+    assert not key_file.exists()
 
 
 def test_blob_layout_is_version_nonce_ciphertext_with_the_client_as_associated_data() -> None:

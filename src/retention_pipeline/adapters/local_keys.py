@@ -2,9 +2,13 @@
 
 This is the embedded default (one machine, no cloud). Rules this module enforces:
 
-* The master key is 32 random bytes in ``master_key_file``. It is created on first use,
-  mode 0600 in a folder created 0700, and written atomically: a temporary file opened
-  with ``O_EXCL`` and mode 0600 (never readable by others, even for an instant), then
+* The master key is 32 random bytes in ``master_key_file``. It is created on first use
+  by ``create`` or ``wrap`` only, and only while ``may_create`` says no client key depends
+  on one yet: a missing file is otherwise an error naming it, never a new key (a new key
+  beside client keys wrapped under a lost or mistyped one would split the installation
+  in two, half its clients unreadable whichever file is kept). It is created with mode
+  0600 in a folder created 0700, and written atomically: a temporary file opened with
+  ``O_EXCL`` and mode 0600 (never readable by others, even for an instant), then
   hard-linked into place. ``link`` is used rather than ``rename`` because it refuses to
   replace an existing file: two processes racing on first use both end up with the
   winner's key instead of one silently overwriting it (which would make every identity
@@ -35,6 +39,7 @@ import hashlib
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -96,8 +101,11 @@ class LocalKeyCustody:
 
     kind: CustodyKind = "local"
 
-    def __init__(self, master_key_file: Path) -> None:
+    def __init__(
+        self, master_key_file: Path, *, may_create: Callable[[], bool] = lambda: True
+    ) -> None:
         self.master_key_file = Path(master_key_file)
+        self._may_create = may_create  # the installation: no client key is wrapped yet
         self._master: bytes | None = None
 
     # -- the port ---------------------------------------------------------------------
@@ -105,12 +113,12 @@ class LocalKeyCustody:
     def create(self, client_id: str) -> str:
         """The master key fingerprint (creating the master key on first use). Idempotent."""
         check_client_id(client_id)
-        return kek_fingerprint(self._master_key())
+        return kek_fingerprint(self._master_key(create=True))
 
     def wrap(self, client_id: str, identity: bytes) -> WrappedIdentity:
         """Seal ``identity`` for ``client_id`` under the master key, with a fresh nonce."""
         check_client_id(client_id)
-        master = self._master_key()
+        master = self._master_key(create=True)
         blob = seal(master, client_id, check_identity(identity), os.urandom(NONCE_SIZE))
         return WrappedIdentity("local", kek_fingerprint(master), blob, client_id)
 
@@ -161,9 +169,16 @@ class LocalKeyCustody:
 
     # -- the master key file ----------------------------------------------------------
 
-    def _master_key(self) -> bytes:
+    def _master_key(self, *, create: bool = False) -> bytes:
         if self._master is None:
             if not self.master_key_file.exists():
+                if not (create and self._may_create()):
+                    raise KeyUnavailableError(
+                        f"master key file {self.master_key_file} does not exist, and client "
+                        "keys are wrapped under a master key: restore the file from its "
+                        "backup, or correct key_custody.master_key_file in retention.yaml; "
+                        "no new master key was made (it could not unwrap them)"
+                    )
                 try:
                     _create_master_key(self.master_key_file)
                 except OSError as error:
