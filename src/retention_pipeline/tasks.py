@@ -14,6 +14,7 @@ one client per mapped task (the UI shows its id); above, a few clients per task.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from retention_pipeline.errors import RefusedError, RetentionError
 from retention_pipeline.services.backup import erasure_under_way
 from retention_pipeline.services.cleanup import cleanup_clients
 from retention_pipeline.services.policies import current_policy
+
+_log = logging.getLogger(__name__)
 
 MAX_BATCHES = 1024
 
@@ -197,6 +200,9 @@ def enforce_retention(now: datetime, *, dry_run: bool, home: str | None = None) 
 def clean_up_leftovers(now: datetime, *, home: str | None = None) -> dict[str, Any]:
     """Remove what interrupted backups left, for every client with a policy (default grace).
 
+    Objects the catalog has no row for are only counted (``unknown_kept``): deleting them
+    is an operator's decision (``cleanup --delete-unknown``), never a schedule's.
+
     A client whose store fails is skipped and named at the end (the task then fails, so
     the run's alert fires); the others are still cleaned. Counts and client ids only.
     """
@@ -211,11 +217,19 @@ def clean_up_leftovers(now: datetime, *, home: str | None = None) -> dict[str, A
             "check those stores, then rerun the task"
         )
     reports = run.reports.values()
+    unknown = {c: r.unknown_kept for c, r in run.reports.items() if r.unknown_kept}
+    if unknown:
+        _log.warning(
+            "objects unknown to the catalog kept (check the catalog, then run "
+            "`retention-pipeline cleanup --delete-unknown` if they are leftovers): %s",
+            ", ".join(f"{c}: {n}" for c, n in sorted(unknown.items())),
+        )
     return {
         "clients": len(run.reports),
         "aborted_uploads": sum(r.aborted_uploads for r in reports),
         "deleted_versions": sum(r.deleted_versions for r in reports),
         "abandoned": sum(len(r.abandoned_points) for r in reports),
+        "unknown_kept": sum(r.unknown_kept for r in reports),
     }
 
 

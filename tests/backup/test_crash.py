@@ -220,11 +220,38 @@ def test_cleanup_goes_on_past_a_client_whose_store_fails(
     settings = home.path / "retention.yaml"
     settings.write_text(settings.read_text().replace(home.bucket, "no-such-bucket-rp"))
 
-    run = home.cli("cleanup", "--grace", "0h")
+    run = home.cli("cleanup", "--grace", "0h", "--delete-unknown")
     assert run.rc == 1
     assert "acme-sas: cleanup failed: store 's3'" in run.err
     assert "globex-io: 0 unfinished uploads aborted, 1 leftover versions deleted" in run.out
     assert not home.folder_path(orphan).exists()
+
+
+def test_cleanup_keeps_objects_the_catalog_does_not_know_unless_told(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An object no row knows is what a lost or older catalog looks like: never a crash's
+    leftover (the row comes first), so cleanup does not delete it on that catalog's word."""
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", storage="folder")
+        assert home.cli("backup", "acme-sas").rc == 0
+    [kept] = home.complete("acme-sas")
+    forgotten = "acme-sas/recovery-points/rp-20260101T000000Z-0badc0de.tar.zst.age"
+    store = home.installation().store("folder")
+    store.put(forgotten, [b"a backup the catalog no longer knows"])
+
+    run = home.cli("cleanup", "--grace", "0h")
+    assert run.rc == 0, run.err
+    assert "0 leftover versions deleted (0 unknown to the catalog)" in run.out
+    assert "1 stored objects unknown to the catalog were kept" in run.err
+    assert "--delete-unknown" in run.err
+    assert sorted(leftovers(store)[1]) == sorted([kept.key, forgotten])
+
+    run = home.cli("cleanup", "--grace", "0h", "--delete-unknown")
+    assert run.rc == 0, run.err
+    assert "1 leftover versions deleted (1 unknown to the catalog)" in run.out
+    assert leftovers(store) == (0, [kept.key])
 
 
 def test_a_store_that_cannot_take_a_backup_fails_it_before_the_dump(

@@ -13,6 +13,8 @@ import pytest
 from retention_pipeline import tasks
 from retention_pipeline.errors import RetentionError
 from retention_pipeline.ports.store import NULL_VERSION
+from retention_pipeline.services.cleanup import cleanup_client
+from retention_pipeline.services.policies import current_policy
 from tests.backup.conftest import BackupHome
 
 Databases = Callable[..., AbstractContextManager[str]]
@@ -192,3 +194,48 @@ def test_a_scheduled_batch_skips_a_client_no_longer_on_a_schedule(
         for _ in range(2):  # the task and its retry
             assert tasks.back_up_batch(["acme-sas"], SLOT, home=str(home.path)) == []
     assert home.points("acme-sas") == []
+
+
+@pytest.mark.parametrize("storage", ["folder", "s3"])
+def test_cleanup_keeps_the_version_a_retry_completed_while_it_listed(
+    storage: str,
+    home: BackupHome,
+    databases: Databases,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cleanup whose listing pages past a slot's retry must judge the retry's version by
+    the row as it is after the listing (complete), not as it was before (failed)."""
+    home.policy("acme-sas", storage=storage)
+    monkeypatch.setenv("BT_CRM_A_URL", f"sqlite:///{tmp_path / 'no-such-folder' / 'crm.sqlite'}")
+    with pytest.raises(RetentionError):
+        home.installation().backup_service().backup("acme-sas", scheduled_for=SLOT)
+    [failed] = home.points("acme-sas")
+    assert failed.status == "failed"
+
+    installation = home.installation()
+    real = installation.store(storage)
+
+    class SlowListing:
+        """The store, whose listing reaches the slot's key only after the retry ended."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def list_versions(self, prefix: str = "") -> object:
+            retried = home.installation().backup_service().backup("acme-sas", scheduled_for=SLOT)
+            assert retried.recovery_point_id == failed.id and not retried.reused
+            return real.list_versions(prefix)
+
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        report = cleanup_client(
+            installation.catalog,
+            current_policy(installation.catalog, "acme-sas"),
+            lambda name: SlowListing(),  # type: ignore[arg-type, return-value]
+            datetime.now(UTC),
+        )
+    assert report.deleted_versions == 0
+    [rp] = home.points("acme-sas")
+    assert (rp.status, rp.attempts) == ("complete", 2)
+    assert home.cli("verify", rp.id).rc == 0

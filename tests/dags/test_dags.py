@@ -11,6 +11,8 @@ import pytest
 
 from retention_pipeline import bootstrap, tasks
 from retention_pipeline.local_airflow import AirflowEnv, DagRunRefusedError
+from retention_pipeline.ports.catalog import NewRecoveryPoint
+from retention_pipeline.services.backup import recovery_point_key
 from tests.dags.conftest import (
     CANARY_DISPLAY,
     CANARY_EMAIL,
@@ -105,9 +107,22 @@ def test_archive_then_retention_in_airflow(airflow: AirflowEnv, home: RetentionH
     assert all(c.store == "archives" for c in copies)
 
     later = datetime(2027, 2, 1, tzinfo=UTC)  # past the 35-day max_age of both points
-    # what a backup killed mid-upload leaves: an object no catalog row records
-    orphan = "acme-sas/recovery-points/rp-killed.tar.zst.age"
-    bootstrap.load_installation(home.path).store("backups").put(orphan, [b"partial"])
+    # what a backup killed after its upload leaves: a pending row and its object
+    installation = bootstrap.load_installation(home.path)
+    killed = installation.catalog.add_recovery_point(
+        NewRecoveryPoint(
+            id="rp-20270101T000000Z-0badc0de",
+            client_id="acme-sas",
+            store="backups",
+            key=recovery_point_key("acme-sas", "rp-20270101T000000Z-0badc0de"),
+            created_at=datetime(2027, 1, 1, tzinfo=UTC),
+        )
+    )
+    orphan = killed.key
+    installation.store("backups").put(orphan, [b"partial"])
+    # and what a lost or older catalog looks like: an object no row records (kept)
+    unknown = "globex-io/recovery-points/rp-20261231T000000Z-00c0ffee.tar.zst.age"
+    installation.store("backups").put(unknown, [b"a backup the catalog forgot"])
     dry = airflow.run_dag(
         "enforce_retention", conf={"dry_run": True}, logical_date=later, config=home.env
     )
@@ -120,7 +135,9 @@ def test_archive_then_retention_in_airflow(airflow: AirflowEnv, home: RetentionH
     assert points(home) == []
     cleaned = real.xcom("clean_up_leftovers")
     assert cleaned["deleted_versions"] == 1 and cleaned["aborted_uploads"] == 0
+    assert cleaned["abandoned"] == 1 and cleaned["unknown_kept"] == 1
     assert not (home.path / "stores" / "backups" / orphan).exists()
+    assert (home.path / "stores" / "backups" / unknown).exists()
     reports = sorted(Path(p).name for p in (home.path / "reports").iterdir())
     assert any(name.endswith("-dry-run.json") for name in reports)
     assert any(name.endswith(".csv") and "dry-run" not in name for name in reports)

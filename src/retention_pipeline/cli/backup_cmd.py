@@ -56,6 +56,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     clean.add_argument("client", nargs="?")
     clean.add_argument("--grace", default="6h", help="leave younger attempts alone (6h)")
+    clean.add_argument(
+        "--delete-unknown",
+        action="store_true",
+        help="also delete stored objects the catalog has no row for (kept by default)",
+    )
     clean.set_defaults(handler=run_cleanup)
 
     keys = commands.add_parser("keys", help="client keys")
@@ -174,7 +179,12 @@ def run_cleanup(args: argparse.Namespace) -> int:
     catalog = installation.catalog
     clients = [args.client] if args.client else [c.client_id for c in catalog.list_clients()]
     run = cleanup.cleanup_clients(
-        catalog, clients, installation.store, datetime.now(UTC), grace=grace
+        catalog,
+        clients,
+        installation.store,
+        datetime.now(UTC),
+        grace=grace,
+        delete_unknown=args.delete_unknown,
     )
     for client, report in run.reports.items():
         print(
@@ -183,6 +193,14 @@ def run_cleanup(args: argparse.Namespace) -> int:
             f"({report.unknown_objects} unknown to the catalog), "
             f"{len(report.abandoned_points)} abandoned attempts marked failed"
         )
+        if report.unknown_kept:
+            print(
+                f"{client}: {report.unknown_kept} stored objects unknown to the catalog were "
+                "kept: no backup leaves one (its catalog row comes first), so this catalog may "
+                "be an older copy, a new one or the wrong one; check it, then rerun with "
+                "--delete-unknown to remove them",
+                file=sys.stderr,
+            )
     for client, error in run.failures.items():
         print(f"{client}: cleanup failed: {error}", file=sys.stderr)
     if run.failures:

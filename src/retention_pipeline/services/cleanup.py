@@ -10,10 +10,16 @@ to another store must not strand an earlier attempt's leftovers):
   not the upload of a ``pending`` attempt younger than it (the catalog's clock decides
   too: some S3 look-alikes, moto among them, report a made-up initiation time);
 * versions under ``<client>/recovery-points/`` whose row is ``failed`` or ``deleted``,
-  whose ``pending`` row is older than the grace period (the row is then marked
-  ``failed``: abandoned), or that no row knows and are older than the grace period;
+  or whose ``pending`` row is older than the grace period (the row is then marked
+  ``failed``: abandoned);
 * versions of a ``complete`` recovery point other than the one recorded (an earlier
   attempt of a retried slot).
+
+Versions that no row knows are counted and kept, unless the caller asks for them
+(``delete_unknown``, the CLI's ``--delete-unknown``; never the daily task). A backup
+writes its ``pending`` row before its first byte, so no crash of ours leaves one: an
+unknown object means the catalog is a restored older copy, a new one, or the wrong one,
+and deleting on its word would destroy the very backups it forgot.
 
 The grace period (6 hours by default, longer than any backup) is what makes it safe to
 run beside a backup in progress: a young pending attempt is never touched. A
@@ -29,7 +35,7 @@ from datetime import datetime, timedelta
 
 from retention_pipeline.domain.policy import ClientPolicy
 from retention_pipeline.errors import RetentionError
-from retention_pipeline.ports.catalog import Catalog, RecoveryPoint
+from retention_pipeline.ports.catalog import Catalog, RecoveryPoint, TransitionError
 from retention_pipeline.ports.store import ObjectStore, ObjectVersion
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR
 from retention_pipeline.services.policies import current_policy
@@ -44,7 +50,8 @@ class CleanupReport:
     aborted_uploads: int = 0
     deleted_versions: int = 0
     abandoned_points: list[str] = field(default_factory=list)
-    unknown_objects: int = 0
+    unknown_objects: int = 0  # deleted: unknown to the catalog (``delete_unknown`` only)
+    unknown_kept: int = 0  # unknown to the catalog and left in place
 
 
 def cleanup_client(
@@ -54,6 +61,7 @@ def cleanup_client(
     now: datetime,
     *,
     grace: timedelta = DEFAULT_GRACE,
+    delete_unknown: bool = False,
 ) -> CleanupReport:
     """Remove one client's leftovers from its backup store (see the module docstring)."""
     report = CleanupReport()
@@ -69,22 +77,43 @@ def cleanup_client(
         report.aborted_uploads += _abort_stale_uploads(store_of(name), prefix, cutoff, running)
     for rp in points.values():
         if rp.status == "pending" and rp.created_at < cutoff:
-            catalog.fail_recovery_point(rp.id, "abandoned: found by cleanup", now)
+            try:  # only that attempt: a retry may have taken the slot over since the read
+                catalog.fail_recovery_point(
+                    rp.id, "abandoned: found by cleanup", now, attempt=rp.attempts
+                )
+            except TransitionError:
+                continue
             report.abandoned_points.append(rp.id)
-    points = {rp.key: rp for rp in catalog.list_recovery_points(policy.client)}
     for name in sorted(stores):
         store = store_of(name)
+        listed = list(store.list_versions(f"{prefix}recovery-points/"))
+        # Judged against rows read after the listing ended: a retry of a failed slot may
+        # have uploaded and completed a version the listing shows while it was paged
+        # through, and judged by an older read that version would look failed. A row only
+        # moves on from here (each attempt ends complete or failed, once), so any version
+        # listed before this read and a leftover by it stays a leftover.
+        points = {rp.key: rp for rp in catalog.list_recovery_points(policy.client)}
         doomed = []
-        for version in store.list_versions(f"{prefix}recovery-points/"):
+        for version in listed:
             verdict = _verdict(version, points.get(version.key), name, cutoff)
             if verdict == "unknown":
+                if not delete_unknown:
+                    report.unknown_kept += 1
+                    continue
                 report.unknown_objects += 1
             if verdict is not None:
                 doomed.append((version.key, version.version_id))
         if doomed:
             store.delete_versions(doomed)
             report.deleted_versions += len(doomed)
-    if report.deleted_versions or report.aborted_uploads or report.abandoned_points:
+    if any(
+        (
+            report.deleted_versions,
+            report.aborted_uploads,
+            report.abandoned_points,
+            report.unknown_kept,
+        )
+    ):
         catalog.append_evidence(
             SYSTEM_ACTOR,
             "cleanup.removed",
@@ -94,6 +123,7 @@ def cleanup_client(
                 "deleted_versions": report.deleted_versions,
                 "abandoned_points": report.abandoned_points,
                 "unknown_objects": report.unknown_objects,
+                "unknown_kept": report.unknown_kept,
             },
             now,
         )
@@ -144,6 +174,7 @@ def cleanup_clients(
     now: datetime,
     *,
     grace: timedelta = DEFAULT_GRACE,
+    delete_unknown: bool = False,
 ) -> CleanupRun:
     """Clean up each client that has a policy; one whose store fails is recorded and
     skipped, so an unreachable store never keeps the other clients' leftovers."""
@@ -153,7 +184,9 @@ def cleanup_clients(
         if policy is None:
             continue
         try:
-            run.reports[client] = cleanup_client(catalog, policy, store_of, now, grace=grace)
+            run.reports[client] = cleanup_client(
+                catalog, policy, store_of, now, grace=grace, delete_unknown=delete_unknown
+            )
         except RetentionError as error:
             run.failures[client] = error
     return run
