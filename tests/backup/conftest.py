@@ -10,6 +10,7 @@ and applied with the real ``policy apply`` command. Commands run through the CLI
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import uuid
@@ -183,6 +184,8 @@ def make_documents(folder: Path) -> Path:
     (folder / "empty.txt").write_bytes(b"")
     (folder / "notes été.txt").write_text("ligne 1\r\nligne 2\n", encoding="utf-8")
     (folder / "scan.bin").write_bytes(uuid.uuid4().bytes * 4096)
+    # a name that is not UTF-8 (copied from an old Windows share, say): kept byte for byte
+    (folder / os.fsdecode(b"fax-\xe9t\xe9.tif")).write_bytes(b"II*\x00latin-1 name")
     return folder
 
 

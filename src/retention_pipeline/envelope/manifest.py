@@ -72,9 +72,16 @@ class Manifest:
         return sum(t.rows for t in self.tables)
 
     def to_bytes(self) -> bytes:
-        """Canonical JSON (sorted keys, UTF-8), so the same manifest hashes the same."""
+        """Canonical JSON (sorted keys, UTF-8), so the same manifest hashes the same.
+
+        A document path read from a file name that is not UTF-8 holds its stray bytes as
+        lone surrogates (Python's ``surrogateescape``); UTF-8 cannot encode those, so they
+        are written as JSON escapes (``\\udcff``), which parse back to the same string
+        and so restore the same name byte for byte.
+        """
         data = asdict(self)
-        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return text.encode("utf-8", "backslashreplace")
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Manifest:
