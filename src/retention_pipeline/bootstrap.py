@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from retention_pipeline.errors import ConfigError
+from retention_pipeline.errors import ConfigError, InvalidInputError
 
 if TYPE_CHECKING:
     # Imported where used instead: a CLI command pays only for the services it runs
@@ -82,6 +82,9 @@ class Installation:
 
     home: Path
     settings: Settings
+    # Only ``policy apply`` (the first step of a new installation) may create the catalog;
+    # every other command refuses a missing one (``CatalogMissingError``).
+    create_catalog: bool = False
     _stores: dict[str, ObjectStore] = field(default_factory=dict, repr=False)
 
     @property
@@ -105,7 +108,7 @@ class Installation:
         from retention_pipeline.adapters.catalog import open_catalog
 
         url = os.environ.get(CATALOG_URL_ENV) or self.settings.catalog
-        return open_catalog(url, base_dir=self.home)
+        return open_catalog(url, base_dir=self.home, create=self.create_catalog)
 
     @cached_property
     def custody(self) -> KeyCustody:
@@ -144,8 +147,20 @@ class Installation:
         return open_dumper(url)
 
     def open_loader(self, url: str) -> Loader:
-        """A loader into an empty target database URL, for restores."""
+        """A loader into an empty target database URL, for restores.
+
+        Never the catalog's own database: ``restore --force`` there would drop every
+        recovery point, client key and evidence entry of the installation.
+        """
+        from retention_pipeline.adapters.catalog.database import is_catalog_database
         from retention_pipeline.adapters.dumpers import open_loader
+
+        catalog = os.environ.get(CATALOG_URL_ENV) or self.settings.catalog
+        if is_catalog_database(url, catalog, self.home):
+            raise InvalidInputError(
+                "--to names this installation's catalog database; restore into another "
+                "database (the catalog holds every recovery point and client key)"
+            )
 
         return open_loader(url)
 

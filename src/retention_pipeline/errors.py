@@ -43,6 +43,12 @@ class NotFoundError(RetentionError):
     exit_code = 2
 
 
+class InvalidInputError(RetentionError):
+    """An argument the operator gave cannot be used as given (exit code 2, like a typo)."""
+
+    exit_code = 2
+
+
 class RefusedError(RetentionError):
     """The operation is not allowed for this client now (option off, hold, approval)."""
 

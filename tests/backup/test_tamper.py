@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 
 from retention_pipeline.adapters.folder_store import FolderStore
 from retention_pipeline.envelope.manifest import DocumentEntry, ManifestError
@@ -308,7 +309,72 @@ def test_a_document_failing_its_check_is_not_left_under_its_name(tmp_path: Path)
 
 
 def test_an_unknown_recovery_point_id_is_invalid_input(home: BackupHome) -> None:
+    home.policy("acme-sas")  # the catalog exists (without one, that is the error)
     for args in (("verify", "rp-nosuch"), ("restore", "rp-nosuch", "--to", "sqlite:///x.db")):
         run = home.cli(*args)
         assert run.rc == 2, run.err
         assert "recovery point 'rp-nosuch'" in run.err and "Traceback" not in run.err
+
+
+def test_a_deleted_catalog_is_refused_not_silently_recreated(home: BackupHome) -> None:
+    """A lost catalog forgets every backup and key: commands stop and say so."""
+    home.policy("acme-sas")
+    catalog = home.path / "catalog.db"
+    for leftover in home.path.glob("catalog.db*"):
+        leftover.unlink()
+    for args in (("points",), ("keys", "list"), ("cleanup", "--grace", "0h"), ("verify", "rp-x")):
+        run = home.cli(*args)
+        assert run.rc == 2, run.err
+        assert f"catalog sqlite:///{catalog}: does not exist" in run.err
+        assert "restore it from its backup" in run.err and "Traceback" not in run.err
+        assert not catalog.exists()
+    run = home.cli("policy", "apply", "--dry-run")
+    assert run.rc == 0 and "no catalog yet" in run.out and not catalog.exists()
+
+
+def test_a_file_that_is_not_a_catalog_is_named(home: BackupHome) -> None:
+    home.policy("acme-sas")
+    for leftover in home.path.glob("catalog.db*"):
+        leftover.unlink()
+    (home.path / "catalog.db").write_bytes(b"not a database " * 600)
+    run = home.cli("points")
+    assert run.rc == 2, run.err
+    assert "cannot be read as a catalog (file is not a database)" in run.err
+    assert "Traceback" not in run.err
+
+
+def test_restore_refuses_a_documents_path_that_is_a_file_before_writing_anything(
+    home: BackupHome, databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = make_documents(tmp_path / "documents")
+    not_a_folder = tmp_path / "a-file.txt"
+    not_a_folder.write_text("an operator's file")
+    with databases("sqlite") as source, databases("sqlite", filled=False) as target:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", documents=docs)
+        assert home.cli("backup", "acme-sas").rc == 0
+        [rp] = home.complete("acme-sas")
+        for documents in (not_a_folder, not_a_folder / "inside"):
+            run = home.cli("restore", rp.id, "--to", target, "--documents", str(documents))
+            assert run.rc == 2, run.err
+            assert f"{not_a_folder} is a file, not a folder" in run.err
+            assert "Traceback" not in run.err
+        assert sa.inspect(sa.create_engine(target)).get_table_names() == []  # untouched
+        assert not_a_folder.read_text() == "an operator's file"
+
+
+def test_restore_refuses_the_installation_catalog_as_its_target(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with databases("sqlite") as source:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas")
+        assert home.cli("backup", "acme-sas").rc == 0
+    [rp] = home.complete("acme-sas")
+    catalog = home.path / "catalog.db"
+    before = len(home.installation().catalog.list_recovery_points())
+    for target in (f"sqlite:///{catalog}", f"sqlite:///{catalog.parent}/./catalog.db"):
+        run = home.cli("restore", rp.id, "--to", target, "--force")
+        assert run.rc == 2, run.err
+        assert "--to names this installation's catalog database" in run.err
+    assert len(home.installation().catalog.list_recovery_points()) == before

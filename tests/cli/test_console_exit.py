@@ -22,6 +22,7 @@ CLI = Path(sys.executable).with_name("retention-pipeline")
 def _home(tmp_path: Path) -> Path:
     home = tmp_path / "h"
     assert main(["init", "--home", str(home)]) == 0
+    assert main(["policy", "apply", "--home", str(home)]) == 0  # creates the catalog
     return home
 
 

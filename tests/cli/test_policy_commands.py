@@ -80,8 +80,13 @@ def test_applying_one_file_never_removes_the_others(
 def test_dry_run_records_nothing(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "policy", "apply", "--dry-run", "--home", str(home))
     assert code == 0 and "3 added" in out and "nothing recorded" in out
-    code, out, _ = run(capsys, "clients", "--home", str(home), "--json")
-    assert json.loads(out) == []
+    assert "no catalog yet" in out
+    assert not (home / "catalog.db").exists()  # a dry run creates nothing, not even that
+    code, _, err = run(capsys, "clients", "--home", str(home), "--json")
+    assert code == 2 and "does not exist" in err
+    assert run(capsys, "policy", "apply", "--home", str(home))[0] == 0
+    code, out, _ = run(capsys, "policy", "apply", "--dry-run", "--home", str(home))
+    assert code == 0 and "3 unchanged" in out and "no catalog yet" not in out
 
 
 def test_invalid_policies_exit_2_with_one_located_line_each_and_no_traceback(
@@ -89,15 +94,15 @@ def test_invalid_policies_exit_2_with_one_located_line_each_and_no_traceback(
 ) -> None:
     bad = home / "policies" / "atelier-dupont.yaml"
     bad.write_text(bad.read_text().replace("max_age: 35d", "max_age: 35 days"))
-    code, out, err = run(capsys, "policy", "apply", "--home", str(home))
+    code, _, err = run(capsys, "policy", "apply", "--home", str(home))
     assert code == 2
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"{bad}:12: backup.retention.max_age: ")
     assert "(got '35 days')" in lines[0]
-    code, out, _ = run(capsys, "clients", "--home", str(home), "--json")
-    assert json.loads(out) == []  # nothing applied when any file is invalid
+    code, _, err = run(capsys, "clients", "--home", str(home), "--json")
+    assert code == 2 and "does not exist" in err  # nothing applied, no catalog made
 
 
 def test_show_prints_the_policy_in_force(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

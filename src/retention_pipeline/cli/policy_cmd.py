@@ -11,6 +11,7 @@ import argparse
 import getpass
 import json
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -103,13 +104,19 @@ def apply_and_report(
     now: datetime,
     dry_run: bool = False,
 ) -> None:
-    """Print the plan, record the versions as of ``now``, and give new clients their key."""
+    """Print the plan, record the versions as of ``now``, and give new clients their key.
+
+    Applying policies is the one step that may create the catalog (a new installation's
+    first); a dry run never does, and plans against an empty one when there is none yet.
+    """
+    if dry_run:
+        print_plan(_dry_plan(installation, loaded))
+        print("dry run: nothing recorded")
+        return
+    installation.create_catalog = True
     catalog = installation.catalog
     plans = policies.plan(catalog, loaded)
     print_plan(plans)
-    if dry_run:
-        print("dry run: nothing recorded")
-        return
     recorded = policies.apply(catalog, plans, loaded, actor=actor, now=now)
     for version in recorded:
         print(f"recorded {version.client_id} policy v{version.version} by {version.actor}")
@@ -117,6 +124,24 @@ def apply_and_report(
         print("nothing to record")
     for client_id, fingerprint in policies.activate_keys(installation.keyring, loaded, now):
         print(f"created the client key of {client_id} (fingerprint {fingerprint[:16]})")
+
+
+def _dry_plan(
+    installation: bootstrap.Installation, loaded: policies.LoadedPolicies
+) -> list[ClientPlan]:
+    """The plan against the catalog, or against an empty one if the catalog is not made yet."""
+    from retention_pipeline.adapters.catalog import CatalogMissingError, open_catalog
+
+    try:
+        return policies.plan(installation.catalog, loaded)
+    except CatalogMissingError:
+        print("no catalog yet: planned against an empty one (applying creates it)")
+    with tempfile.TemporaryDirectory(prefix="policy-plan-") as scratch:
+        empty = open_catalog(f"sqlite:///{scratch}/plan.db")
+        try:
+            return policies.plan(empty, loaded)
+        finally:
+            empty.close()
 
 
 def run_schema(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ from retention_pipeline.envelope.manifest import Manifest, ManifestError
 from retention_pipeline.envelope.readahead import read_ahead
 from retention_pipeline.envelope.recovery_point import RecoveryPointReader
 from retention_pipeline.envelope.spool import SealedSpool
-from retention_pipeline.errors import RefusedError, RetentionError
+from retention_pipeline.errors import InvalidInputError, RefusedError, RetentionError
 from retention_pipeline.ports.catalog import Catalog, RecoveryPoint
 from retention_pipeline.ports.source import (
     Dumper,
@@ -121,6 +121,8 @@ class RestoreService:
         ``verify`` (bytes of the target re-dumped), ``documents`` (bytes written).
         """
         rp = self._readable(rp_id)
+        if documents_to is not None:
+            _refuse_non_folder(documents_to, documents_to)
         with self.open_loader(target_url) as loader:
             _refuse_non_empty(loader, force)
         with self.scratch() as scratch:
@@ -299,7 +301,14 @@ def _check_documents_target(reader: RecoveryPointReader, folder: Path | None, fo
     if folder is None:
         return
     for doc in reader.manifest.documents:
-        if _inside(folder, doc.path, doc.member).exists() and not force:
+        target = _inside(folder, doc.path, doc.member)
+        _refuse_non_folder(target.parent, folder, doc.member)
+        if target.is_dir():
+            raise RefusedError(
+                f"document {doc.member} would replace a folder in {folder}; restore into an "
+                "empty folder"
+            )
+        if target.exists() and not force:
             raise RefusedError(
                 f"document {doc.member} would overwrite an existing file in {folder}; "
                 "restore into an empty folder or pass --force"
@@ -322,6 +331,23 @@ def _corruption(rp: RecoveryPoint) -> Iterator[None]:
             "it was swapped, misfiled or altered; use another recovery point "
             f"(retention-pipeline points {rp.client_id})"
         ) from None
+
+
+def _refuse_non_folder(path: Path, folder: Path, member: str | None = None) -> None:
+    """Refuse when ``path`` or one of its parents exists but is not a folder.
+
+    Checked before anything is written: a file where a folder must go would otherwise stop
+    the restore half-way, after the database was loaded.
+    """
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if candidate.is_dir():
+                return
+            what = f"document {member}" if member else "the documents"
+            raise InvalidInputError(
+                f"--documents {folder}: {what} cannot be written, {candidate} is a file, not "
+                "a folder; give a folder (it is created if missing)"
+            )
 
 
 def _inside(folder: Path, relative: str, member: str) -> Path:

@@ -67,6 +67,36 @@ def catalog_url(url: str, base_dir: Path | None = None) -> URL:
     return parsed.set(database=str(path))
 
 
+_LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+
+
+def is_catalog_database(url: str, catalog: str, base_dir: Path | None = None) -> bool:
+    """Whether database ``url`` (a restore target, say) is the catalog's own database.
+
+    A relative SQLite path of ``url`` is taken from the current folder (as the dumpers
+    take it), the catalog's from ``base_dir``. Local host spellings and default ports
+    count as the same server. A URL that does not parse is not the catalog.
+    """
+    try:
+        target = make_url(url)
+    except ArgumentError:
+        return False
+    own = catalog_url(catalog, base_dir)
+    if target.get_backend_name() != own.get_backend_name():
+        return False
+    if own.get_backend_name() == "sqlite":
+        return (
+            Path(target.database or "").expanduser().resolve() == Path(own.database or "").resolve()
+        )
+
+    def place(u: URL) -> tuple[str, int | None, str | None]:
+        host = "localhost" if u.host in _LOCAL_HOSTS else str(u.host)
+        return host, u.port or _DEFAULT_PORTS.get(u.get_backend_name()), u.database
+
+    return place(target) == place(own)
+
+
 def _sqlite_settings(engine: Engine) -> None:
     """Foreign keys, WAL, and BEGIN emitted by us (see the module docstring)."""
 
@@ -132,8 +162,35 @@ def _lock_for_migration(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
 
 
-def upgrade_catalog(engine: Engine) -> list[str]:
-    """Bring the schema to the head revision; return the revisions applied, oldest first."""
+class CatalogMissingError(ConfigError):
+    """The configured catalog does not exist yet, and this command may not create one."""
+
+    def __init__(self, url: URL) -> None:
+        super().__init__(
+            f"catalog {url.render_as_string(hide_password=True)}: does not exist (no file, "
+            "or no catalog tables); nothing was done. A new installation gets its catalog "
+            "from `retention-pipeline policy apply`. If this one had a catalog, restore it "
+            "from its backup or correct `catalog` in retention.yaml: an empty catalog would "
+            "forget every backup and client key"
+        )
+
+
+def unreadable_catalog(url: URL, exc: DatabaseError) -> ConfigError:
+    """A ConfigError for a catalog that opened but is not one (driver's first line only)."""
+    message = str(exc.orig or exc).strip()
+    first = message.splitlines()[0] if message else type(exc).__name__
+    return ConfigError(
+        f"catalog {url.render_as_string(hide_password=True)}: cannot be read as a catalog "
+        f"({first}); restore it from its backup, or correct `catalog` in retention.yaml"
+    )
+
+
+def upgrade_catalog(engine: Engine, *, create: bool = True) -> list[str]:
+    """Bring the schema to the head revision; return the revisions applied, oldest first.
+
+    ``create=False``: a catalog with no revision at all (a new, empty database) is refused
+    with ``CatalogMissingError`` rather than created.
+    """
     if _is_at_head(engine):
         return []
     from alembic import command
@@ -146,6 +203,8 @@ def upgrade_catalog(engine: Engine) -> list[str]:
         current = MigrationContext.configure(conn).get_current_revision()
         if current == head:
             return []
+        if current is None and not create:
+            raise CatalogMissingError(engine.url)
         script = ScriptDirectory(str(MIGRATIONS_DIR))
         if current is not None and current not in {r.revision for r in script.walk_revisions()}:
             raise ConfigError(
