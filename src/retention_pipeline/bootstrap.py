@@ -70,7 +70,12 @@ def read_settings(home: Path) -> Settings:
         raise ConfigError(
             f"{path}: no configuration file; create one with: retention-pipeline init --home {home}"
         )
-    settings, problems = check_settings_text(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        why = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{path}: cannot be read ({why}); make it readable UTF-8") from None
+    settings, problems = check_settings_text(text, str(path))
     if problems or settings is None:
         raise ConfigError("\n".join(str(p) for p in problems))
     return settings
@@ -293,8 +298,9 @@ class Installation:
         if env_name:
             value = os.environ.get(env_name)
             if not value:
+                state = "is not set" if value is None else "is set but empty"
                 raise ConfigError(
-                    f"connection {name!r}: environment variable {env_name} is not set; "
+                    f"connection {name!r}: environment variable {env_name} {state}; "
                     "export it with the database URL"
                 )
             return value

@@ -195,12 +195,15 @@ def test_client_without_backup_option_is_refused_and_gets_no_key(
     assert "Traceback" not in run.err
     assert home.points("acme-sas") == []
     unknown = home.cli("backup", "acme-sa")  # a typo: no such client
-    assert unknown.rc == 3
-    assert "client 'acme-sa' has no policy in the catalog" in unknown.err
+    assert unknown.rc == 2
+    assert "client 'acme-sa' is not in the catalog" in unknown.err
     assert "retention-pipeline clients" in unknown.err
     entries = list(home.installation().catalog.evidence_entries())
     refused = [e for e in entries if e.action == "backup.refused"]
-    assert [e.subjects for e in refused] == [{"client": "acme-sas"}, {"client": "acme-sa"}]
+    assert [e.subjects for e in refused] == [{"client": "acme-sas"}]  # a typo is not kept
+    typed = home.cli("backup", "Zephyrine Canari", "--requested-by", "z.canari@example.test")
+    assert typed.rc == 2 and "not a client id" in typed.err
+    assert "Zephyrine" not in typed.err and "example.test" not in typed.err
     keys = home.cli("keys", "list", "--json")
     assert keys.rc == 0
     assert "acme-sas" not in keys.out

@@ -37,19 +37,25 @@ def test_a_changed_field_is_planned_field_by_field_and_personal_values_are_hidde
     run(capsys, "policy", "apply", "--home", str(home))
     path = home / "policies" / "atelier-dupont.yaml"
     text = path.read_text().replace("max_age: 35d", "max_age: 40d")
-    path.write_text(text.replace("Atelier Dupont SARL", "Atelier Dupont SAS"))
+    text = text.replace("Atelier Dupont SARL", "Atelier Dupont SAS")
+    path.write_text(text.replace("sources/atelier-dupont/documents", "docs/Dupont Jeanne"))
     code, out, _ = run(capsys, "policy", "apply", "--home", str(home), "--actor", "op-2")
     assert code == 0
     assert "~ atelier-dupont: changed" in out
     assert "backup.retention.max_age: 35d -> 40d" in out
     assert "display_name: <redacted> -> <redacted>" in out
-    assert "Dupont SAS" not in out
+    assert "source.documents.path: <redacted> -> <redacted>" in out
+    assert "Dupont SAS" not in out and "Jeanne" not in out
 
     code, out, _ = run(capsys, "policy", "history", "atelier-dupont", "--home", str(home), "--json")
     versions = json.loads(out)
     assert [v["version"] for v in versions] == [1, 2]
     assert versions[1]["actor"] == "op-2"
-    assert versions[1]["changed_fields"] == ["backup.retention.max_age", "display_name"]
+    assert versions[1]["changed_fields"] == [
+        "backup.retention.max_age",
+        "display_name",
+        "source.documents.path",
+    ]
 
 
 def test_a_removed_file_removes_the_client_when_the_whole_folder_is_applied(

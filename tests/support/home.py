@@ -49,7 +49,10 @@ class CliHome:
     def cli(self, *args: str) -> Run:
         """Run ``retention-pipeline ARGS --home HOME`` in-process; capture its output."""
         self.capsys.readouterr()
-        rc = main([*args, "--home", str(self.path)])
+        try:
+            rc = main([*args, "--home", str(self.path)])
+        except SystemExit as exited:  # argparse refuses bad arguments by exiting, code 2
+            rc = exited.code if isinstance(exited.code, int) else 1
         captured = self.capsys.readouterr()
         return Run(rc, captured.out, captured.err)
 

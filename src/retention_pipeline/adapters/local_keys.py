@@ -206,7 +206,13 @@ def _read_master_key(path: Path) -> bytes:
                 f"master key file {path} is accessible to group or others (mode "
                 f"{mode:04o}); run `chmod 600 {path}` and check who could have copied it"
             )
-        master = handle.read(MASTER_KEY_SIZE + 1)
+        try:
+            master = handle.read(MASTER_KEY_SIZE + 1)
+        except OSError as error:  # a folder where the file should be, an I/O error
+            raise KeyCustodyError(
+                f"cannot read master key file {path} ({error.strerror}); "
+                "check key_custody.master_key_file in retention.yaml"
+            ) from None
     if len(master) != MASTER_KEY_SIZE:
         raise KeyCustodyError(
             f"master key file {path} does not hold a {MASTER_KEY_SIZE}-byte key; restore "

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from retention_pipeline import bootstrap
+from retention_pipeline.cli import arguments
 from retention_pipeline.cli.output import print_json, print_table
 from retention_pipeline.cli.progress import progress_shown
 from retention_pipeline.domain.durations import parse_duration
@@ -24,13 +25,15 @@ from retention_pipeline.services.restore import ReadReport
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add the backup commands to the top-level parser."""
     backup = commands.add_parser("backup", parents=[common], help="take one recovery point now")
-    backup.add_argument("client")
-    backup.add_argument("--requested-by", default=None, help="staff id of the requester")
+    backup.add_argument("client", type=arguments.client_id)
+    backup.add_argument(
+        "--requested-by", default=None, type=arguments.staff_id, help="staff id of the requester"
+    )
     backup.add_argument("--json", action="store_true", help="print JSON")
     backup.set_defaults(handler=run_backup)
 
     points = commands.add_parser("points", parents=[common], help="list recovery points")
-    points.add_argument("client", nargs="?")
+    points.add_argument("client", nargs="?", type=arguments.client_id)
     points.add_argument("--json", action="store_true", help="print JSON")
     points.set_defaults(handler=run_points)
 
@@ -54,7 +57,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     clean = commands.add_parser(
         "cleanup", parents=[common], help="remove what interrupted backups left behind"
     )
-    clean.add_argument("client", nargs="?")
+    clean.add_argument("client", nargs="?", type=arguments.client_id)
     clean.add_argument("--grace", default="6h", help="leave younger attempts alone (6h)")
     clean.add_argument(
         "--delete-unknown",
@@ -91,7 +94,7 @@ def run_backup(args: argparse.Namespace) -> int:
 def run_points(args: argparse.Namespace) -> int:
     """Recovery points with id, store, key, size, SHA-256, status and creation time."""
     catalog = bootstrap.load_installation(args.home).catalog
-    points = catalog.list_recovery_points(args.client)
+    points = catalog.list_recovery_points(arguments.known_client(catalog, args.client))
     rows: list[dict[str, Any]] = [
         {
             "id": p.id,
@@ -155,14 +158,22 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_restore(args: argparse.Namespace) -> int:
     """Restore into an empty database (and folder), then compare with the manifest."""
     service = bootstrap.load_installation(args.home).restore_service()
-    with progress_shown(f"restore {args.recovery_point}") as progress:
-        report = service.restore(
-            args.recovery_point,
-            args.to,
-            documents_to=args.documents,
-            force=args.force,
-            progress=progress,
+    try:
+        with progress_shown(f"restore {args.recovery_point}") as progress:
+            report = service.restore(
+                args.recovery_point,
+                args.to,
+                documents_to=args.documents,
+                force=args.force,
+                progress=progress,
+            )
+    except KeyboardInterrupt:
+        print(
+            "interrupted: the target may hold part of this restore; run it again with "
+            "--force to replace that part",
+            file=sys.stderr,
         )
+        return 130
     note = None
     if report.documents and args.documents is None:
         note = "the documents were checked, not written: pass --documents DIR to restore them"
@@ -177,6 +188,7 @@ def run_cleanup(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(f"--grace: {exc}") from None
     catalog = installation.catalog
+    arguments.known_client(catalog, args.client)
     clients = [args.client] if args.client else [c.client_id for c in catalog.list_clients()]
     run = cleanup.cleanup_clients(
         catalog,

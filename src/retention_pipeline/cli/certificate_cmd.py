@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from retention_pipeline import bootstrap
+from retention_pipeline.cli import arguments
 from retention_pipeline.cli.output import print_json, print_table
 from retention_pipeline.envelope.bundle import load_bundle, verify_bundle
 from retention_pipeline.envelope.canonical import canonical_json
@@ -37,7 +38,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     verify.add_argument("--pubkey", type=Path, required=True, metavar="PEM")
     verify.set_defaults(handler=run_verify)
     listing = sub.add_parser("list", parents=[common], help="certificates in the catalog")
-    listing.add_argument("client", nargs="?")
+    listing.add_argument("client", nargs="?", type=arguments.client_id)
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=run_list)
 

@@ -11,7 +11,7 @@ import sys
 from typing import Any, get_args
 
 from retention_pipeline import bootstrap
-from retention_pipeline.cli import certificate_cmd
+from retention_pipeline.cli import arguments, certificate_cmd
 from retention_pipeline.cli.output import print_json, print_table
 from retention_pipeline.domain.erasure import ErasureRefusedError
 from retention_pipeline.ports.catalog import ErasureTrigger
@@ -23,10 +23,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     erase = commands.add_parser(
         "erase", parents=[common], help="erase every copy of a client and certify it"
     )
-    erase.add_argument("client")
+    erase.add_argument("client", type=arguments.client_id)
     erase.add_argument("--trigger", required=True, choices=get_args(ErasureTrigger))
-    erase.add_argument("--requested-by", required=True, metavar="ID", help="staff id")
-    erase.add_argument("--approved-by", default=None, metavar="ID", help="second staff id")
+    erase.add_argument(
+        "--requested-by", required=True, metavar="ID", type=arguments.staff_id, help="staff id"
+    )
+    erase.add_argument(
+        "--approved-by", default=None, metavar="ID", type=arguments.staff_id, help="second staff id"
+    )
     erase.add_argument("--request-ref", default=None, metavar="REF", help="ticket reference")
     erase.add_argument("--dry-run", action="store_true", help="print the scope, delete nothing")
     erase.add_argument("--json", action="store_true", help="print JSON")

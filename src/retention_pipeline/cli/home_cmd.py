@@ -45,13 +45,19 @@ def run_init(args: argparse.Namespace) -> int:
     config = home / bootstrap.CONFIG_FILE
     if config.exists():
         raise ConfigError(f"{config}: already exists; edit it, or choose another --home")
-    home.mkdir(parents=True, exist_ok=True)
-    (home / bootstrap.POLICIES_DIR).mkdir(exist_ok=True)
-    keys = home / "keys"
-    keys.mkdir(exist_ok=True)
-    keys.chmod(stat.S_IRWXU)
-    (home / "reports").mkdir(exist_ok=True)
-    config.write_text(default_config_text(), encoding="utf-8")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        (home / bootstrap.POLICIES_DIR).mkdir(exist_ok=True)
+        keys = home / "keys"
+        keys.mkdir(exist_ok=True)
+        keys.chmod(stat.S_IRWXU)
+        (home / "reports").mkdir(exist_ok=True)
+        config.write_text(default_config_text(), encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            f"--home {home}: cannot create the home folder there ({error.strerror}); "
+            "choose a folder path this user may create"
+        ) from None
     print(f"created {config}")
     print(f"put one policy file per client in {home / bootstrap.POLICIES_DIR}/CLIENT.yaml")
     print("then: retention-pipeline policy validate && retention-pipeline policy apply")
@@ -80,7 +86,37 @@ def run_config_check(args: argparse.Namespace) -> int:
             print(f"store {name}: FAILED: {error}", file=sys.stderr)
         else:
             print(f"store {name}: ok")
+    failed += _check_catalog_and_keys(installation)
     return 1 if failed else 0
+
+
+def _check_catalog_and_keys(installation: bootstrap.Installation) -> int:
+    """Open the catalog (never creating it), then ask the custody about one client key.
+
+    One key is enough to find a missing, unreadable or replaced master key file (every
+    local key shares it) or KMS credentials that do not work. Returns the failures.
+    """
+    from retention_pipeline.adapters.catalog import CatalogMissingError
+
+    try:
+        keys = installation.catalog.list_client_keys()
+    except CatalogMissingError:
+        print("catalog: none yet (`retention-pipeline policy apply` creates it)")
+        return 0
+    except RetentionError as error:
+        print(f"catalog: FAILED: {error}", file=sys.stderr)
+        return 1
+    print("catalog: ok")
+    live = [key for key in keys if key.wrapped is not None]
+    if not live:
+        return 0
+    try:
+        installation.custody.state(live[0].client_id, live[0].kek_id)
+    except RetentionError as error:
+        print(f"key custody: FAILED: {error}", file=sys.stderr)
+        return 1
+    print(f"key custody: ok ({installation.settings.key_custody.kind})")
+    return 0
 
 
 def run_clients(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import importlib
+import json
 import os
 import sys
 import threading
@@ -106,10 +107,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RetentionError as error:
         for line in str(error).splitlines() or [type(error).__name__]:
             print(f"error: {line}" if not _is_located(line) else line, file=sys.stderr)
+        if getattr(args, "json", False):  # a script reading stdout gets JSON either way
+            print(json.dumps({"ok": False, "error": str(error), "exit_code": error.exit_code}))
         return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        if not type(error).__module__.startswith("sqlalchemy."):
+            raise
+        print(f"error: {_catalog_failure(error)}", file=sys.stderr)
+        return 1
+
+
+def _catalog_failure(error: Exception) -> str:
+    """A catalog error raised mid-command (locked, damaged): the driver's first line only.
+
+    Its later lines and SQLAlchemy's own text carry the statement and its parameters.
+    """
+    orig = getattr(error, "orig", None) or error
+    lines = str(orig).strip().splitlines()
+    first = lines[0] if lines else type(orig).__name__
+    return (
+        f"the catalog could not be read or written ({first}); retry when no other command "
+        "holds it, and if this repeats check it (retention-pipeline log verify) or restore "
+        "it from its backup"
+    )
 
 
 def run() -> NoReturn:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from retention_pipeline import bootstrap
+from retention_pipeline.cli import arguments
 from retention_pipeline.cli.output import print_json, print_table
 from retention_pipeline.domain.policy import policy_json_schema
 from retention_pipeline.domain.policy_plan import ClientPlan, shown_value
@@ -36,7 +37,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
     apply = sub.add_parser("apply", parents=[common], help="record changed policies")
     apply.add_argument("path", nargs="?", help="a policy file or folder (default: policies/)")
-    apply.add_argument("--actor", default=None, help="who applies (default: the OS user)")
+    apply.add_argument(
+        "--actor", default=None, type=arguments.staff_id, help="who applies (default: the OS user)"
+    )
     apply.add_argument("--dry-run", action="store_true", help="print the plan only")
     apply.set_defaults(handler=run_apply)
 
@@ -44,12 +47,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     schema.set_defaults(handler=run_schema)
 
     show = sub.add_parser("show", parents=[common], help="print a client's current policy")
-    show.add_argument("client")
+    show.add_argument("client", type=arguments.client_id)
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=run_show)
 
     hist = sub.add_parser("history", parents=[common], help="list a client's policy versions")
-    hist.add_argument("client")
+    hist.add_argument("client", type=arguments.client_id)
     hist.add_argument("--json", action="store_true", help="print JSON")
     hist.set_defaults(handler=run_history)
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from retention_pipeline import bootstrap
+from retention_pipeline.cli import arguments
 from retention_pipeline.cli.output import print_json, print_table
 from retention_pipeline.errors import ConfigError
 from retention_pipeline.services.retention import PlannedItem
@@ -25,7 +26,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         ("apply", run_apply, "delete what the plan expires and write the report"),
     ):
         cmd = sub.add_parser(name, parents=[common], help=text)
-        cmd.add_argument("client", nargs="?")
+        cmd.add_argument("client", nargs="?", type=arguments.client_id)
         cmd.add_argument("--now", help="plan as of this UTC time (ISO 8601), default now")
         cmd.add_argument("--json", action="store_true", help="print JSON")
         if name == "apply":
@@ -35,7 +36,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     archive = commands.add_parser(
         "archive", parents=[common], help="copy due recovery points to the archive store"
     )
-    archive.add_argument("client", nargs="?")
+    archive.add_argument("client", nargs="?", type=arguments.client_id)
     archive.set_defaults(handler=run_archive)
 
 

@@ -26,7 +26,11 @@ FieldPath = tuple[str | int, ...]
 """Where a value sits in a document: mapping keys and list indexes, outermost first."""
 
 REDACTED = "<redacted>"
-PERSONAL_FIELDS = frozenset({"display_name", "purpose", "reference", "reason"})
+# Field names whose values are personal (names, contacts, free text) or may be (a
+# documents folder is often named after its client or a person): never echoed.
+PERSONAL_FIELDS = frozenset(
+    {"display_name", "purpose", "reference", "reason", "certificate_to", "documents"}
+)
 _SECRET_KEYS = frozenset({"password", "passwd", "pwd", "secret", "token", "url", "dsn"})
 _SECRET_VALUE = re.compile(
     r"(://[^/@\s]*:[^/@\s]*@)|(AGE-SECRET-KEY-)|(PRIVATE KEY)|(password=)|(secret=)", re.I

@@ -20,14 +20,13 @@ Rules this module enforces (no I/O, ``now`` is a parameter):
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from retention_pipeline.domain.ids import STAFF_ID
 from retention_pipeline.envelope.certificate import (
-    OPAQUE_ID_PATTERN,
     DestructionPredicate,
     KeyDestructionInfo,
     LocationResult,
@@ -43,7 +42,6 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 # Staff ids and order form numbers go into the certificate: the certificate schema's own
 # pattern decides what they may look like, so a gate here never lets through an id that
 # signing would then refuse.
-STAFF_ID = re.compile(OPAQUE_ID_PATTERN)
 _REFERENCE = STAFF_ID
 STORE_CHECK = "list-versions+get"
 NO_KEY_FINGERPRINT = EMPTY_SHA256

@@ -14,12 +14,10 @@ from pydantic import AfterValidator, PlainSerializer, PlainValidator, WithJsonSc
 
 from retention_pipeline.domain.documents import invalid, looks_secret
 from retention_pipeline.domain.durations import DURATION_FORM, format_duration, parse_duration
+from retention_pipeline.domain.ids import CLIENT_ID, CLIENT_ID_HINT, CLIENT_ID_PATTERN
 from retention_pipeline.domain.schedule import validate_cron
 from retention_pipeline.domain.settings import CONNECTION_NAME_PATTERN, STORE_NAME_PATTERN
 
-CLIENT_ID_PATTERN = r"^[a-z0-9-]{3,63}$"
-CLIENT_ID_HINT = "use 3 to 63 characters of a-z, 0-9 and '-' (no capitals, '.', '/' or spaces)"
-CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 _RECIPIENT = re.compile(f"age1[{_BECH32}]{{58}}")

@@ -25,7 +25,15 @@ PlanKind = Literal["added", "changed", "removed", "unchanged"]
 
 # Order-form fields that may hold personal data: plans and logs say that they changed,
 # never what they hold.
-PERSONAL_FIELDS = frozenset({"display_name", "purpose", "contract.reference"})
+PERSONAL_FIELDS = frozenset(
+    {
+        "display_name",
+        "purpose",
+        "contract.reference",
+        "erasure.certificate_to",
+        "source.documents.path",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,6 @@ def shown_value(path: str, value: object) -> str:
     """A change's value as plans show it: personal fields are never echoed."""
     if value is None:
         return "(none)"
-    if path in PERSONAL_FIELDS:
+    if any(path == f or path.startswith((f + ".", f + "[")) for f in PERSONAL_FIELDS):
         return "<redacted>"
     return str(value)

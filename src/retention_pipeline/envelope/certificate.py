@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from retention_pipeline.domain.ids import OPAQUE_ID_PATTERN
 from retention_pipeline.envelope.certificate_predicate import (
     PREDICATE_TYPE,
     DestructionPredicate,
@@ -45,7 +46,6 @@ from retention_pipeline.envelope.certificate_predicate import (
     predicate_to_json,
 )
 from retention_pipeline.envelope.certificate_schema import (
-    OPAQUE_ID_PATTERN,
     STATEMENT_TYPE,
     schema_problems,
     statement_schema,

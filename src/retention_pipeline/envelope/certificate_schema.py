@@ -15,8 +15,8 @@ from typing import Any, get_args
 
 from jsonschema import Draft202012Validator
 
+from retention_pipeline.domain.ids import CLIENT_ID_PATTERN, OPAQUE_ID_PATTERN
 from retention_pipeline.domain.policy import LegalBasis
-from retention_pipeline.domain.policy_fields import CLIENT_ID_PATTERN
 from retention_pipeline.domain.settings import STORE_NAME_PATTERN
 from retention_pipeline.envelope.certificate_predicate import (
     KEY_FIELDS,
@@ -32,7 +32,6 @@ MAX_COUNT = 2**53 - 1
 # Opaque ids (certificate, issuer, staff, order form, kek): no '@', no spaces, so no
 # e-mail address or full name fits. ``domain.erasure`` checks staff ids and contract
 # references against this same pattern before a certificate is built.
-OPAQUE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:+/-]{0,127}$"
 _ID = OPAQUE_ID_PATTERN  # the short name the tables below use
 _WORD = r"^[a-z0-9][a-z0-9_.+-]{0,127}$"  # methods, custody kinds, triggers
 _HEX64 = r"^[0-9a-f]{64}$"

@@ -54,12 +54,13 @@ class DocumentChangedError(RetentionError):
     def __init__(self, member: str, number: int, cause: BaseException) -> None:
         if isinstance(cause, OSError):
             what = f"could not be read ({cause.strerror or type(cause).__name__})"
+            then = "check that this worker may read every file of the folder, then retry"
         else:
             what = "changed size while it was read"
+            then = "retry the backup when the folder is not being written to"
         super().__init__(
             f"document {member} (file {number + 1} of the documents folder, in sorted order) "
-            f"{what}; nothing was stored: retry the backup when the folder is not being "
-            "written to"
+            f"{what}; nothing was stored: {then}"
         )
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from retention_pipeline.domain.policy_fields import CLIENT_ID_HINT, CLIENT_ID_PATTERN
+from retention_pipeline.domain.ids import CLIENT_ID_HINT, CLIENT_ID_PATTERN
 from retention_pipeline.errors import RetentionError
 
 __all__ = [

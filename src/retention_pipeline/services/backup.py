@@ -37,7 +37,7 @@ from retention_pipeline.envelope.recovery_point import (
     pack,
 )
 from retention_pipeline.envelope.spool import SealedSpool
-from retention_pipeline.errors import RefusedError, RetentionError
+from retention_pipeline.errors import NotFoundError, RefusedError, RetentionError
 from retention_pipeline.ports.catalog import (
     Catalog,
     NewRecoveryPoint,
@@ -152,6 +152,14 @@ class BackupService:
     def _active_policy(self, client_id: str, requested_by: str | None) -> ClientPolicy:
         policy = current_policy(self.catalog, client_id)
         erasing = erasure_under_way(self.catalog, client_id)
+        if policy is None and not erasing and not self.catalog.policy_history(client_id):
+            # a mistyped id names no one: nothing to refuse, and nothing to record (the
+            # evidence log keeps what it is given for good, and a typo may be a name)
+            raise NotFoundError(
+                f"client {client_id!r} is not in the catalog; check the id "
+                "(retention-pipeline clients), or apply its policy file (retention-pipeline "
+                "policy apply)"
+            )
         if policy is None or not policy.backup_active or erasing:
             if erasing:
                 reason = "an erasure of this client is under way or done"
@@ -168,9 +176,8 @@ class BackupService:
             )
             if policy is None and not erasing:
                 raise RefusedError(
-                    f"client {client_id!r} has no policy in the catalog, so nothing is "
-                    "processed for it; check the id (retention-pipeline clients), or apply "
-                    "its policy file (retention-pipeline policy apply)"
+                    f"client {client_id!r} has no policy in force (it was removed), so "
+                    "nothing is processed for it; apply its policy file to resume"
                 )
             raise RefusedError(
                 f"client {client_id!r} has no active backup option ({reason}); nothing is "

@@ -18,7 +18,11 @@ from retention_pipeline.domain.settings import Settings
 from retention_pipeline.errors import NotFoundError, PolicyError
 from retention_pipeline.ports.catalog import Catalog, PolicyVersion
 from retention_pipeline.services.client_keys import ClientKeyring
-from retention_pipeline.services.policy_check import check_policy_text, load_policies
+from retention_pipeline.services.policy_check import (
+    check_policy_text,
+    load_policies,
+    read_policy_text,
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,10 @@ def read_policies(path: Path, settings: Settings | None, *, policies_dir: Path) 
         policies, problems = load_policies(path, settings)
         complete = path.resolve() == policies_dir.resolve()
     elif path.is_file():
-        policy, problems = check_policy_text(path.read_text(encoding="utf-8"), str(path), settings)
+        text, problems = read_policy_text(path)
+        policy = None
+        if text is not None:
+            policy, problems = check_policy_text(text, str(path), settings)
         policies = {policy.client: policy} if policy is not None and not problems else {}
         complete = False
     else:

@@ -21,8 +21,8 @@ from pydantic import BaseModel, ValidationError
 
 from retention_pipeline.domain.diagnostics import problems_from
 from retention_pipeline.domain.documents import ParsedDocument, Problem, looks_secret, parse_yaml
+from retention_pipeline.domain.ids import CLIENT_ID
 from retention_pipeline.domain.policy import DEFER_RULES, ClientPolicy
-from retention_pipeline.domain.policy_fields import CLIENT_ID
 from retention_pipeline.domain.policy_rules import policy_findings
 from retention_pipeline.domain.settings import Settings
 from retention_pipeline.errors import ConfigError
@@ -141,6 +141,15 @@ def check_settings_text(text: str, filename: str) -> tuple[Settings | None, list
     return _finish(settings, problems + field_problems)
 
 
+def read_policy_text(path: Path) -> tuple[str | None, list[Problem]]:
+    """The file's text, or ``None`` and the problem that says it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8"), []
+    except (OSError, UnicodeDecodeError):
+        hint = "make it a readable UTF-8 text file"
+        return None, [Problem(str(path), 1, "-", "cannot be read", None, hint)]
+
+
 def load_policies(
     folder: Path, settings: Settings | None
 ) -> tuple[dict[str, ClientPolicy], list[Problem]]:
@@ -155,11 +164,9 @@ def load_policies(
     owners: dict[str, str] = {}
     problems: list[Problem] = []
     for path in sorted(p for p in folder.iterdir() if p.suffix in POLICY_SUFFIXES):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            hint = "make it a readable UTF-8 text file"
-            problems.append(Problem(str(path), 1, "-", "cannot be read", None, hint))
+        text, unreadable = read_policy_text(path)
+        if text is None:
+            problems += unreadable
             continue
         policy, found = check_policy_text(text, str(path), settings)
         problems += found
