@@ -52,9 +52,12 @@ class DocumentChangedError(RetentionError):
     """
 
     def __init__(self, member: str, number: int, cause: BaseException) -> None:
-        if isinstance(cause, OSError):
+        if isinstance(cause, PermissionError):
             what = f"could not be read ({cause.strerror or type(cause).__name__})"
             then = "check that this worker may read every file of the folder, then retry"
+        elif isinstance(cause, OSError):  # moved or deleted meanwhile, or an I/O error
+            what = f"could not be read ({cause.strerror or type(cause).__name__})"
+            then = "retry the backup when the folder is not being written to"
         else:
             what = "changed size while it was read"
             then = "retry the backup when the folder is not being written to"
