@@ -122,3 +122,13 @@ def test_with_json_an_error_is_json_on_stdout_too(
     answer = json.loads(out)
     assert answer["ok"] is False and answer["exit_code"] == 2
     assert "rp-nosuch" in answer["error"]
+
+
+def test_a_login_name_that_is_an_e_mail_is_not_recorded_as_the_actor(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("getpass.getuser", lambda: "jeanne.dupont@corp.example")
+    code, _, err = run(capsys, "policy", "apply", "--home", str(home))
+    assert code == 2 and "pass --actor ID" in err and "jeanne" not in err
+    assert not (home / "catalog.db").exists()
+    assert run(capsys, "policy", "apply", "--actor", "op-7", "--home", str(home))[0] == 0

@@ -19,9 +19,10 @@ from typing import Any
 from retention_pipeline import bootstrap
 from retention_pipeline.cli import arguments
 from retention_pipeline.cli.output import print_json, print_table
+from retention_pipeline.domain.ids import STAFF_ID
 from retention_pipeline.domain.policy import policy_json_schema
 from retention_pipeline.domain.policy_plan import ClientPlan, shown_value
-from retention_pipeline.errors import NotFoundError
+from retention_pipeline.errors import InvalidInputError, NotFoundError
 from retention_pipeline.ports.catalog import PolicyVersion
 from retention_pipeline.services import policies
 
@@ -95,6 +96,11 @@ def run_apply(args: argparse.Namespace) -> int:
     """Print the plan, then record a policy version per changed client."""
     installation, loaded = _loaded(args)
     actor = args.actor or getpass.getuser()
+    if not STAFF_ID.fullmatch(actor):  # e.g. an SSSD login "first.last@corp.example"
+        raise InvalidInputError(
+            "the login name is not a staff id (letters, digits and ._:+/- only), and it "
+            "would be kept in the evidence log; pass --actor ID"
+        )
     apply_and_report(installation, loaded, actor=actor, now=datetime.now(UTC), dry_run=args.dry_run)
     return 0
 
