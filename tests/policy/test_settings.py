@@ -90,6 +90,12 @@ def test_aws_kms_custody() -> None:
              "a-z, 0-9, '-' and '_', starting with a letter or digit"],
         ),
         (
+            'catalog: "postgresql://retention:hunter2@db.internal/catalog"\n',
+            [f"{F}:1: catalog: a catalog URL must not carry a password (got <redacted>); "
+             "remove 'user:password@' and set RETENTION_CATALOG_URL in the environment "
+             "instead (it overrides this field)"],
+        ),
+        (
             "catalogue: sqlite:///x.db\n",
             [f"{F}:1: catalogue: is not a known field; did you mean 'catalog'?"],
         ),

@@ -47,6 +47,17 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
+def _catalog_url(url: str) -> str:
+    if looks_secret(url):
+        raise invalid(
+            "inline_credential",
+            "a catalog URL must not carry a password",
+            "remove 'user:password@' and set RETENTION_CATALOG_URL in the environment "
+            "instead (it overrides this field)",
+        )
+    return url
+
+
 def _store_url(url: str) -> str:
     if looks_secret(url):
         raise invalid(
@@ -132,7 +143,9 @@ KeyCustody = Annotated[LocalCustody | KmsCustody, Field(discriminator="kind")]
 class Settings(_Section):
     """The whole of ``retention.yaml``."""
 
-    catalog: str = Field("sqlite:///catalog.db", description="SQLAlchemy URL of the catalog")
+    catalog: Annotated[str, AfterValidator(_catalog_url)] = Field(
+        "sqlite:///catalog.db", description="SQLAlchemy URL of the catalog"
+    )
     key_custody: KeyCustody = Field(
         default_factory=lambda: LocalCustody(kind="local"),
         description="Who wraps client keys: a local master key or AWS KMS",
