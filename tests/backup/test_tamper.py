@@ -5,9 +5,10 @@ and clients whose order form has no backup option.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, closing
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -381,3 +382,13 @@ def test_restore_refuses_the_installation_catalog_as_its_target(
         assert run.rc == 2, run.err
         assert "--to names this installation's catalog database" in run.err
     assert len(home.installation().catalog.list_recovery_points()) == before
+    # a spelling no URL comparison knows (another host name, a link, another installation's
+    # catalog): the target itself says it holds a catalog
+    other = home.path.parent / "other-catalog.db"
+    with closing(sqlite3.connect(catalog)) as live, closing(sqlite3.connect(other)) as copy:
+        live.backup(copy)
+    run = home.cli("restore", rp.id, "--to", f"sqlite:///{other}", "--force")
+    assert run.rc == 2, run.err
+    assert "the target database holds a retention-pipeline catalog" in run.err
+    with closing(sqlite3.connect(other)) as copy:
+        assert copy.execute("SELECT count(*) FROM recovery_points").fetchone() == (1,)

@@ -83,10 +83,12 @@ def test_non_empty_target_is_detected_and_refused(databases: tuple[str, str]) ->
     snapshot, _, _ = dump_all(source)
     with open_loader(target) as loader:
         assert loader.is_empty()
+        assert not loader.has_table("contacts")
     create_crm_schema(target)
 
     with open_loader(target) as loader:
         assert not loader.is_empty()
+        assert loader.has_table("contacts") and not loader.has_table("contact")
         with pytest.raises(RefusedError, match="not empty"):
             loader.create_schema(snapshot, phase="tables")
 

@@ -319,6 +319,10 @@ class Loader(Protocol):
         """True when the target holds no table, view or sequence a restore could clash with."""
         ...
 
+    def has_table(self, name: str) -> bool:
+        """Whether the target holds a table of that name (in its restore schema)."""
+        ...
+
     def clear(self) -> None:
         """Drop everything a restore could clash with (only for an explicit ``--force``)."""
         ...

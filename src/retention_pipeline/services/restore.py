@@ -284,8 +284,22 @@ class RestoreService:
                 partial.unlink(missing_ok=True)
 
 
+# Two tables every retention-pipeline catalog has, whatever its revision.
+_CATALOG_TABLES = ("recovery_points", "evidence_log")
+
+
 def _refuse_non_empty(loader: Loader, force: bool) -> bool:
-    """Whether the target is empty; refuses a non-empty one unless ``force``."""
+    """Whether the target is empty; refuses a non-empty one unless ``force``.
+
+    A database holding a retention-pipeline catalog (this installation's under another
+    spelling of its URL, or any other's) is refused even with ``force``: asking the
+    database itself catches what no comparison of URLs can (host aliases, links).
+    """
+    if all(loader.has_table(name) for name in _CATALOG_TABLES):
+        raise InvalidInputError(
+            "the target database holds a retention-pipeline catalog (its recovery points "
+            "and evidence log); restore into another database"
+        )
     if loader.is_empty():
         return True
     if not force:

@@ -76,14 +76,16 @@ def is_catalog_database(url: str, catalog: str, base_dir: Path | None = None) ->
 
     A relative SQLite path of ``url`` is taken from the current folder (as the dumpers
     take it), the catalog's from ``base_dir``. Local host spellings and default ports
-    count as the same server. A URL that does not parse is not the catalog.
+    count as the same server. A URL that does not parse is not the catalog. This only
+    catches the usual spellings early; the restore also asks the target itself whether it
+    holds a catalog, which no alias of a host or a file escapes.
     """
     try:
         target = make_url(url)
     except ArgumentError:
         return False
     own = catalog_url(catalog, base_dir)
-    if target.get_backend_name() != own.get_backend_name():
+    if _backend(target) != _backend(own):
         return False
     if own.get_backend_name() == "sqlite":
         return (
@@ -91,10 +93,16 @@ def is_catalog_database(url: str, catalog: str, base_dir: Path | None = None) ->
         )
 
     def place(u: URL) -> tuple[str, int | None, str | None]:
-        host = "localhost" if u.host in _LOCAL_HOSTS else str(u.host)
-        return host, u.port or _DEFAULT_PORTS.get(u.get_backend_name()), u.database
+        host = (u.host or "").lower()
+        host = "localhost" if host in _LOCAL_HOSTS else host
+        return host, u.port or _DEFAULT_PORTS.get(_backend(u)), u.database
 
     return place(target) == place(own)
+
+
+def _backend(url: URL) -> str:
+    name = url.get_backend_name()
+    return "postgresql" if name == "postgres" else name
 
 
 def _sqlite_settings(engine: Engine) -> None:

@@ -179,6 +179,18 @@ class MariaDBLoader(_MariaDB):
         except pymysql.MySQLError as error:
             raise self.failure("checking the target", error) from None
 
+    def has_table(self, name: str) -> bool:
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(
+                    "SELECT COUNT(*) FROM information_schema.TABLES "
+                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+                    (name,),
+                )
+                return int(cur.fetchone()[0]) > 0
+        except pymysql.MySQLError as error:
+            raise self.failure("checking the target", error) from None
+
     def clear(self) -> None:
         """Drop every table and view of the target database (``restore --force``)."""
         try:

@@ -165,6 +165,17 @@ class PostgresLoader(_Postgres):
             raise self.failure("checking the target", error) from None
         return bool(row and row[0] == 0)
 
+    def has_table(self, name: str) -> bool:
+        try:
+            row = self.conn.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')",
+                (self.namespace, name),
+            ).fetchone()
+        except psycopg.Error as error:
+            raise self.failure("checking the target", error) from None
+        return bool(row and row[0])
+
     def clear(self) -> None:
         """Drop every table, view and sequence of the target schema (``restore --force``)."""
         kinds = {

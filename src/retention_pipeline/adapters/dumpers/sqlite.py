@@ -138,6 +138,15 @@ class SQLiteLoader(_SQLite):
             raise self.failure("checking the target", error) from None
         return bool(row[0] == 0)
 
+    def has_table(self, name: str) -> bool:
+        try:
+            row = self.conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ).fetchone()
+        except sqlite3.Error as error:
+            raise self.failure("checking the target", error) from None
+        return bool(row[0])
+
     def clear(self) -> None:
         """Drop every table, view and index of the target file (``restore --force``)."""
         try:
