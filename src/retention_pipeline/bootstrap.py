@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from retention_pipeline.errors import ConfigError, InvalidInputError
+from retention_pipeline.errors import ConfigError, InvalidInputError, RetentionError
 
 if TYPE_CHECKING:
     # Imported where used instead: a CLI command pays only for the services it runs
@@ -130,6 +130,25 @@ class Installation:
         return KmsKeyCustody(
             spec.region, endpoint_url=spec.endpoint_url, alias_prefix=spec.key_alias_prefix
         )
+
+    def traces_of_use(self) -> list[str]:
+        """What shows this installation ran before: a master key file, stored objects.
+
+        Names files and stores only. A store that cannot be listed is passed over (a new
+        installation's bucket may not exist yet).
+        """
+        traces = []
+        spec = self.settings.key_custody
+        if spec.kind == "local" and self.path(spec.master_key_file).exists():
+            traces.append(f"master key file {self.path(spec.master_key_file)} exists")
+        for name in sorted(self.settings.stores):
+            try:
+                found = next(iter(self.store(name).list_versions("")), None)
+            except RetentionError:
+                continue
+            if found is not None:
+                traces.append(f"store {name!r} holds objects")
+        return traces
 
     def _no_local_client_key(self) -> bool:
         """Whether no client key still depends on a local master key (it may be made)."""

@@ -334,6 +334,16 @@ def test_a_deleted_catalog_is_refused_not_silently_recreated(home: BackupHome) -
         assert not catalog.exists()
     run = home.cli("policy", "apply", "--dry-run")
     assert run.rc == 0 and "no catalog yet" in run.out and not catalog.exists()
+    # the master key file shows the installation was used: no new, empty catalog by default
+    run = home.cli("policy", "apply")
+    assert run.rc == 3 and "this installation was used before" in run.err
+    assert "master key file" in run.err and "--new-catalog" in run.err
+    assert not catalog.exists()
+    run = home.cli("config", "check")
+    assert run.rc == 1 and "catalog: FAILED" in run.err
+    run = home.cli("policy", "apply", "--new-catalog")
+    assert run.rc == 0, run.err
+    assert catalog.exists()
 
 
 def test_a_file_that_is_not_a_catalog_is_named(home: BackupHome) -> None:

@@ -100,7 +100,15 @@ def _check_catalog_and_keys(installation: bootstrap.Installation) -> int:
 
     try:
         keys = installation.catalog.list_client_keys()
-    except CatalogMissingError:
+    except CatalogMissingError as missing:
+        traces = installation.traces_of_use()
+        if traces:
+            print(
+                f"catalog: FAILED: {missing} (this installation was used before: "
+                f"{'; '.join(traces)})",
+                file=sys.stderr,
+            )
+            return 1
         print("catalog: none yet (`retention-pipeline policy apply` creates it)")
         return 0
     except RetentionError as error:

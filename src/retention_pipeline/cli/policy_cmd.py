@@ -22,7 +22,7 @@ from retention_pipeline.cli.output import print_json, print_table
 from retention_pipeline.domain.ids import STAFF_ID
 from retention_pipeline.domain.policy import policy_json_schema
 from retention_pipeline.domain.policy_plan import ClientPlan, shown_value
-from retention_pipeline.errors import InvalidInputError, NotFoundError
+from retention_pipeline.errors import InvalidInputError, NotFoundError, RefusedError
 from retention_pipeline.ports.catalog import PolicyVersion
 from retention_pipeline.services import policies
 
@@ -42,6 +42,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--actor", default=None, type=arguments.staff_id, help="who applies (default: the OS user)"
     )
     apply.add_argument("--dry-run", action="store_true", help="print the plan only")
+    apply.add_argument(
+        "--new-catalog",
+        action="store_true",
+        help="start an empty catalog although this installation was used before",
+    )
     apply.set_defaults(handler=run_apply)
 
     schema = sub.add_parser("schema", parents=[common], help="print the policy JSON Schema")
@@ -101,7 +106,14 @@ def run_apply(args: argparse.Namespace) -> int:
             "the login name is not a staff id (letters, digits and ._:+/- only), and it "
             "would be kept in the evidence log; pass --actor ID"
         )
-    apply_and_report(installation, loaded, actor=actor, now=datetime.now(UTC), dry_run=args.dry_run)
+    apply_and_report(
+        installation,
+        loaded,
+        actor=actor,
+        now=datetime.now(UTC),
+        dry_run=args.dry_run,
+        new_catalog=args.new_catalog,
+    )
     return 0
 
 
@@ -112,6 +124,7 @@ def apply_and_report(
     actor: str,
     now: datetime,
     dry_run: bool = False,
+    new_catalog: bool = False,
 ) -> None:
     """Print the plan, record the versions as of ``now``, and give new clients their key.
 
@@ -122,6 +135,7 @@ def apply_and_report(
         print_plan(_dry_plan(installation, loaded))
         print("dry run: nothing recorded")
         return
+    _refuse_to_replace_a_lost_catalog(installation, new_catalog)
     installation.create_catalog = True
     catalog = installation.catalog
     plans = policies.plan(catalog, loaded)
@@ -133,6 +147,30 @@ def apply_and_report(
         print("nothing to record")
     for client_id, fingerprint in policies.activate_keys(installation.keyring, loaded, now):
         print(f"created the client key of {client_id} (fingerprint {fingerprint[:16]})")
+
+
+def _refuse_to_replace_a_lost_catalog(
+    installation: bootstrap.Installation, new_catalog: bool
+) -> None:
+    """Refuse to start an empty catalog where one was lost (traces of use remain).
+
+    A new installation has neither a master key file nor stored objects; one that has
+    them lost its catalog, and an empty one would hand its clients new keys while their
+    backups stay encrypted to the old ones.
+    """
+    from retention_pipeline.adapters.catalog import CatalogMissingError
+
+    try:
+        installation.catalog  # noqa: B018 - opening it is the question
+    except CatalogMissingError:
+        traces = installation.traces_of_use()
+        if traces and not new_catalog:
+            used = "; ".join(traces)
+            raise RefusedError(
+                f"there is no catalog, but this installation was used before ({used}): "
+                "restore the catalog from its backup, or correct `catalog` in retention.yaml; "
+                "to start an empty catalog anyway, pass --new-catalog"
+            ) from None
 
 
 def _dry_plan(
