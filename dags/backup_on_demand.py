@@ -15,7 +15,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 from retention_pipeline import tasks
 
 ID = r"^[a-z0-9-]{3,63}$"
-STAFF_ID = r"^[a-z0-9._-]{2,64}$"
+STAFF_ID = r"^[a-z0-9][a-z0-9._-]{1,63}$"  # within domain.ids.STAFF_ID
 REASON = r"^[A-Za-z0-9_.:#-]{2,64}$"
 
 

@@ -373,6 +373,8 @@ def test_restore_refuses_a_documents_path_that_is_a_file_before_writing_anything
             assert run.rc == 2, run.err
             assert f"{not_a_folder} is a file, not a folder" in run.err
             assert "Traceback" not in run.err
+        run = home.cli("restore", rp.id, "--to", target, "--documents", "/proc/self/no-such")
+        assert run.rc == 2 and "cannot create the folder" in run.err
         assert sa.inspect(sa.create_engine(target)).get_table_names() == []  # untouched
         assert not_a_folder.read_text() == "an operator's file"
 

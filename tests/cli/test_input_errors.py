@@ -20,7 +20,13 @@ def test_listing_an_unknown_client_is_invalid_input_not_an_empty_list(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(capsys, "policy", "apply", "--home", str(home))[0] == 0
-    for command in (["points", "atelier-dupon"], ["cleanup", "atelier-dupon"]):
+    for command in (
+        ["points", "atelier-dupon"],
+        ["cleanup", "atelier-dupon"],
+        ["retention", "plan", "atelier-dupon"],
+        ["archive", "atelier-dupon"],
+        ["certificate", "list", "atelier-dupon"],
+    ):
         code, out, err = run(capsys, *command, "--home", str(home))
         assert code == 2, err
         assert "client 'atelier-dupon' is not in the catalog" in err and out == ""
@@ -132,3 +138,18 @@ def test_a_login_name_that_is_an_e_mail_is_not_recorded_as_the_actor(
     assert code == 2 and "pass --actor ID" in err and "jeanne" not in err
     assert not (home / "catalog.db").exists()
     assert run(capsys, "policy", "apply", "--actor", "op-7", "--home", str(home))[0] == 0
+
+
+def test_with_json_a_refused_argument_is_json_on_stdout_too(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["points", "Client_A", "--json", "--home", str(home)])
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {
+        "ok": False,
+        "error": "invalid arguments; the reason is on stderr",
+        "exit_code": 2,
+    }
+    assert "not a client id" in captured.err

@@ -29,8 +29,8 @@ def staff_id(value: str) -> str:
     """A staff id (an account name or number, never a person's name or e-mail)."""
     if not STAFF_ID.fullmatch(value):
         raise argparse.ArgumentTypeError(
-            "not a staff id: use 1 to 128 characters of letters, digits and ._:+/- "
-            "(an account id, not a name or an e-mail address)"
+            "not a staff id: use 1 to 128 characters of letters, digits and ._:+/-, "
+            "starting with a letter or digit (an account id, not a name or an e-mail address)"
         )
     return value
 

@@ -106,7 +106,7 @@ def run_list(args: argparse.Namespace) -> int:
             "envelope_sha256": c.envelope_sha256,
             "delivered_to": list(c.delivered_to),
         }
-        for c in catalog.list_certificates(args.client)
+        for c in catalog.list_certificates(arguments.known_client(catalog, args.client))
     ]
     if args.json:
         print_json(rows)

@@ -98,17 +98,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     words = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(chosen_command(words))
-    args = parser.parse_args(words)
+    try:
+        args = parser.parse_args(words)
+    except SystemExit as exited:  # argparse printed why on stderr
+        if exited.code == 2 and "--json" in words:
+            _json_error("invalid arguments; the reason is on stderr", 2)
+        raise
     if not hasattr(args, "home"):
         args.home = None
     handler: Handler = args.handler
+    as_json = bool(getattr(args, "json", False))  # a script reading stdout gets JSON anyway
     try:
         return handler(args)
     except RetentionError as error:
         for line in str(error).splitlines() or [type(error).__name__]:
             print(f"error: {line}" if not _is_located(line) else line, file=sys.stderr)
-        if getattr(args, "json", False):  # a script reading stdout gets JSON either way
-            print(json.dumps({"ok": False, "error": str(error), "exit_code": error.exit_code}))
+        if as_json:
+            _json_error(str(error), error.exit_code)
         return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -116,8 +122,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if not type(error).__module__.startswith("sqlalchemy."):
             raise
-        print(f"error: {_catalog_failure(error)}", file=sys.stderr)
+        message = _catalog_failure(error)
+        print(f"error: {message}", file=sys.stderr)
+        if as_json:
+            _json_error(message, 1)
         return 1
+
+
+def _json_error(message: str, code: int) -> None:
+    print(json.dumps({"ok": False, "error": message, "exit_code": code}))
 
 
 def _catalog_failure(error: Exception) -> str:

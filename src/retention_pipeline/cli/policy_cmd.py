@@ -103,7 +103,8 @@ def run_apply(args: argparse.Namespace) -> int:
     actor = args.actor or getpass.getuser()
     if not STAFF_ID.fullmatch(actor):  # e.g. an SSSD login "first.last@corp.example"
         raise InvalidInputError(
-            "the login name is not a staff id (letters, digits and ._:+/- only), and it "
+            "the login name is not a staff id (letters, digits and ._:+/-, starting with "
+            "a letter or digit), and it "
             "would be kept in the evidence log; pass --actor ID"
         )
     apply_and_report(

@@ -66,7 +66,9 @@ def _show(items: list[PlannedItem], as_json: bool) -> None:
 
 def run_plan(args: argparse.Namespace) -> int:
     """Print the plan; deletes nothing."""
-    service = bootstrap.load_installation(args.home).retention_service()
+    installation = bootstrap.load_installation(args.home)
+    arguments.known_client(installation.catalog, args.client)
+    service = installation.retention_service()
     clients = [args.client] if args.client else None
     _show(service.plan(_now(args.now), clients), args.json)
     return 0
@@ -74,7 +76,9 @@ def run_plan(args: argparse.Namespace) -> int:
 
 def run_apply(args: argparse.Namespace) -> int:
     """Apply the plan (or not, with ``--dry-run``) and write the report."""
-    service = bootstrap.load_installation(args.home).retention_service()
+    installation = bootstrap.load_installation(args.home)
+    arguments.known_client(installation.catalog, args.client)
+    service = installation.retention_service()
     clients = [args.client] if args.client else None
     run = service.apply(_now(args.now), clients, dry_run=args.dry_run)
     _show(run.items, args.json)
@@ -87,6 +91,7 @@ def run_apply(args: argparse.Namespace) -> int:
 def run_archive(args: argparse.Namespace) -> int:
     """Archive due recovery points for one client or every client."""
     installation = bootstrap.load_installation(args.home)
+    arguments.known_client(installation.catalog, args.client)
     service = installation.archive_service()
     clients = (
         [args.client] if args.client else [c.client_id for c in installation.catalog.list_clients()]

@@ -123,6 +123,13 @@ class RestoreService:
         rp = self._readable(rp_id)
         if documents_to is not None:
             _refuse_non_folder(documents_to, documents_to)
+            try:  # a folder nobody may create (read-only, /proc) fails now, not after the load
+                documents_to.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise InvalidInputError(
+                    f"--documents {documents_to}: cannot create the folder "
+                    f"({error.strerror}); give a folder this user may write"
+                ) from None
         with self.open_loader(target_url) as loader:
             _refuse_non_empty(loader, force)
         with self.scratch() as scratch:
@@ -357,10 +364,14 @@ def _refuse_non_folder(path: Path, folder: Path, member: str | None = None) -> N
         if candidate.exists():
             if candidate.is_dir():
                 return
-            what = f"document {member}" if member else "the documents"
+            if member is not None:  # a name inside the folder: the client's, never shown
+                raise InvalidInputError(
+                    f"--documents {folder}: document {member} cannot be written, a file in "
+                    "the folder stands where its folder must go; restore into an empty folder"
+                )
             raise InvalidInputError(
-                f"--documents {folder}: {what} cannot be written, {candidate} is a file, not "
-                "a folder; give a folder (it is created if missing)"
+                f"--documents {folder}: the documents cannot be written, {candidate} is a "
+                "file, not a folder; give a folder (it is created if missing)"
             )
 
 
