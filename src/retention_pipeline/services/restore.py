@@ -123,13 +123,6 @@ class RestoreService:
         rp = self._readable(rp_id)
         if documents_to is not None:
             _refuse_non_folder(documents_to, documents_to)
-            try:  # a folder nobody may create (read-only, /proc) fails now, not after the load
-                documents_to.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise InvalidInputError(
-                    f"--documents {documents_to}: cannot create the folder "
-                    f"({error.strerror}); give a folder this user may write"
-                ) from None
         with self.open_loader(target_url) as loader:
             _refuse_non_empty(loader, force)
         with self.scratch() as scratch:
@@ -143,6 +136,8 @@ class RestoreService:
                 snapshot = SchemaSnapshot.from_json(reader.schema_json)
             # every refusal comes before the first write: a refused restore changes nothing
             _check_documents_target(reader, documents_to, force)
+            if documents_to is not None and manifest.documents:
+                _make_folder(documents_to)  # the last refusal: a folder no one may create
             actual: list[TableDump] = []
             with _corruption(rp):
                 if snapshot is not None:
@@ -351,6 +346,22 @@ def _corruption(rp: RecoveryPoint) -> Iterator[None]:
             f"recovery point {rp.id} of client {rp.client_id!r} cannot be read: {error}; "
             "it was swapped, misfiled or altered; use another recovery point "
             f"(retention-pipeline points {rp.client_id})"
+        ) from None
+
+
+def _make_folder(folder: Path) -> None:
+    """Create the documents folder before the first write to the database.
+
+    A folder this user may not create (read-only, ``/proc``) then fails the restore with
+    nothing written, instead of after the load with a traceback. Not done earlier: a
+    restore refused for another reason must leave no folder behind either.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidInputError(
+            f"--documents {folder}: cannot create the folder ({error.strerror}); "
+            "give a folder this user may write"
         ) from None
 
 
