@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from retention_pipeline.domain.documents import Problem, parse_yaml
+from retention_pipeline.domain.policy_plan import shown_value
 
 TEXT = """\
 # comment
@@ -64,3 +65,18 @@ def test_unsupported_tags_are_problems_not_objects() -> None:
         "p.yaml:1: -: unsupported tag tag:yaml.org,2002:python/object:os.system; "
         "remove the tag; only plain YAML values are accepted"
     ]
+
+
+def test_plans_hide_the_values_of_the_same_personal_fields_as_problem_lines() -> None:
+    """One list decides: a legal hold's reason was printed by ``policy apply``'s plan."""
+    for path in (
+        "legal_hold.reason",
+        "display_name",
+        "contract.reference",
+        "erasure.certificate_to[0]",
+        "source.documents.path",
+    ):
+        assert shown_value(path, "Jeanne Dupont, litige") == "<redacted>"
+        assert Problem.about("p.yaml", 1, tuple(path.replace("[0]", "").split(".")), "bad", "fix",
+                             "Jeanne Dupont, litige").got == "<redacted>"  # fmt: skip
+    assert shown_value("backup.retention.max_age", "35d") == "35d"

@@ -15,25 +15,19 @@ Rules:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from retention_pipeline.domain.documents import PERSONAL_FIELDS, REDACTED
 from retention_pipeline.domain.policy import FieldChange, diff_documents
 
 PlanKind = Literal["added", "changed", "removed", "unchanged"]
 
-# Order-form fields that may hold personal data: plans and logs say that they changed,
-# never what they hold.
-PERSONAL_FIELDS = frozenset(
-    {
-        "display_name",
-        "purpose",
-        "contract.reference",
-        "erasure.certificate_to",
-        "source.documents.path",
-    }
-)
+# A change path's field names (``legal_hold.reason`` -> legal_hold, reason): a plan hides
+# the values of the same personal fields as a problem line (documents.PERSONAL_FIELDS).
+_FIELD_NAME = re.compile(r"[^.\[\]]+")
 
 
 @dataclass(frozen=True)
@@ -87,6 +81,6 @@ def shown_value(path: str, value: object) -> str:
     """A change's value as plans show it: personal fields are never echoed."""
     if value is None:
         return "(none)"
-    if any(path == f or path.startswith((f + ".", f + "[")) for f in PERSONAL_FIELDS):
-        return "<redacted>"
+    if PERSONAL_FIELDS & set(_FIELD_NAME.findall(path)):
+        return REDACTED
     return str(value)
