@@ -22,7 +22,6 @@ compared with the target's before ``--force`` empties anything.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +49,7 @@ from retention_pipeline.ports.source import (
 )
 from retention_pipeline.ports.store import ObjectStore
 from retention_pipeline.services.client_keys import ClientKeyring
+from retention_pipeline.services.objects import HashingStream
 from retention_pipeline.services.policies import current_policy
 from retention_pipeline.services.progress import Meter, Progress
 
@@ -237,11 +237,12 @@ class RestoreService:
         sealing); nothing is decrypted until the whole object has arrived and matched.
         """
         spool = SealedSpool(scratch)
-        digest = hashlib.sha256()
-        for chunk in download.watch(read_ahead(self.store(rp.store).get(rp.key, rp.version_id))):
-            digest.update(chunk)
+        fetched = HashingStream(
+            download.watch(read_ahead(self.store(rp.store).get(rp.key, rp.version_id)))
+        )
+        for chunk in fetched:
             spool.write(chunk)
-        if spool.size != rp.size or digest.hexdigest() != rp.sha256:
+        if (fetched.size, fetched.sha256) != (rp.size, rp.sha256):
             raise RecoveryPointCorruptError(
                 f"recovery point {rp.id}: the stored object's size or SHA-256 differs from "
                 "the catalog's; it was altered or replaced, and is not decrypted"

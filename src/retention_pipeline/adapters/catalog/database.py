@@ -67,7 +67,7 @@ def catalog_url(url: str, base_dir: Path | None = None) -> URL:
     return parsed.set(database=str(path))
 
 
-_LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
+_LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}  # after .lower(); "" is no host
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
 
 
