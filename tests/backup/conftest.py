@@ -77,6 +77,13 @@ class BackupHome(CliHome):
         run = self.cli("policy", "apply", "--actor", "tester")
         assert run.rc == 0, run.out + run.err
 
+    def back_up(self, client: str) -> RecoveryPoint:
+        """Back ``client`` up through the CLI; return its one complete recovery point."""
+        run = self.cli("backup", client)
+        assert run.rc == 0, run.err
+        [rp] = self.complete(client)
+        return rp
+
     def points(self, client: str) -> list[RecoveryPoint]:
         """The client's recovery points, read from the catalog."""
         return self.installation().catalog.list_recovery_points(client)
@@ -133,6 +140,23 @@ def make_home(
         return BackupHome(path=path, moto=moto, capsys=capsys, bucket=bucket)
 
     return build
+
+
+def backed_up(
+    home: BackupHome,
+    databases: Callable[..., AbstractContextManager[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    client: str = "acme-sas",
+    **policy: Any,
+) -> RecoveryPoint:
+    """The usual first step: one complete recovery point of a filled SQLite CRM.
+
+    The source database is gone afterwards; what the point holds is in its store.
+    """
+    with databases("sqlite") as source:
+        monkeypatch.setenv(URL_ENV["crm_a"], source)
+        home.policy(client, **policy)
+        return home.back_up(client)
 
 
 @pytest.fixture

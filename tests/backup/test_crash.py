@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from retention_pipeline.errors import RetentionError
 from retention_pipeline.ports.store import ObjectStore
-from tests.backup.conftest import BackupHome
+from tests.backup.conftest import BackupHome, backed_up
 
 Databases = Callable[..., AbstractContextManager[str]]
 ROOT = Path(__file__).resolve().parents[2]
@@ -232,11 +232,7 @@ def test_cleanup_keeps_objects_the_catalog_does_not_know_unless_told(
 ) -> None:
     """An object no row knows is what a lost or older catalog looks like: never a crash's
     leftover (the row comes first), so cleanup does not delete it on that catalog's word."""
-    with databases("sqlite") as source:
-        monkeypatch.setenv("BT_CRM_A_URL", source)
-        home.policy("acme-sas", storage="folder")
-        assert home.cli("backup", "acme-sas").rc == 0
-    [kept] = home.complete("acme-sas")
+    kept = backed_up(home, databases, monkeypatch, storage="folder")
     forgotten = "acme-sas/recovery-points/rp-20260101T000000Z-0badc0de.tar.zst.age"
     store = home.installation().store("folder")
     store.put(forgotten, [b"a backup the catalog no longer knows"])

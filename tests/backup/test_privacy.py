@@ -21,7 +21,7 @@ import pytest
 import retention_pipeline.services.backup as backup_module
 from retention_pipeline.envelope.recovery_point import documents_in
 from retention_pipeline.errors import RetentionError
-from tests.backup.conftest import BackupHome
+from tests.backup.conftest import BackupHome, backed_up
 from tests.support.crm import connect
 
 Databases = Callable[..., AbstractContextManager[str]]
@@ -176,12 +176,8 @@ def test_kms_custody_at_debug_never_logs_the_client_identity(
     """KMS Encrypt's request body and Decrypt's answer body are the identity itself."""
     log_everything_at_debug(caplog)
     home = make_home("aws-kms")
-    with databases("sqlite") as source:
-        monkeypatch.setenv("BT_CRM_A_URL", source)
-        home.policy("acme-sas")
-        assert home.cli("backup", "acme-sas").rc == 0
-        [rp] = home.complete("acme-sas")
-        assert home.cli("verify", rp.id).rc == 0  # unwraps the identity through KMS
+    rp = backed_up(home, databases, monkeypatch)
+    assert home.cli("verify", rp.id).rc == 0  # unwraps the identity through KMS
     identity = home.installation().keyring.identity_for("acme-sas").to_string()
     spelled = base64.b64encode(identity.encode()).decode()
     logged = caplog.text + "".join(str(r.args) for r in caplog.records)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.backup.conftest import ENGINES, BackupHome, make_documents, tree
+from tests.backup.conftest import ENGINES, BackupHome, backed_up, make_documents, tree
 from tests.support.crm import TABLES, insert_company, table_rows
 
 Databases = Callable[..., AbstractContextManager[str]]
@@ -102,26 +102,13 @@ def test_a_restore_without_a_documents_folder_says_they_were_not_written(
 def test_the_points_table_shows_every_field_and_the_whole_digest(
     home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with databases("sqlite") as source:
-        monkeypatch.setenv("BT_CRM_A_URL", source)
-        home.policy("acme-sas")
-        assert home.cli("backup", "acme-sas").rc == 0
-        [rp] = home.complete("acme-sas")
-        listing = home.cli("points", "acme-sas")
-        assert listing.rc == 0
-        header, row = listing.out.splitlines()[:2]
-        assert header.split() == [
-            "ID",
-            "CLIENT",
-            "STORE",
-            "KEY",
-            "SIZE",
-            "STATUS",
-            "CREATED",
-            "SHA256",
-        ]
-        assert row.split()[:6] == [rp.id, "acme-sas", "folder", rp.key, str(rp.size), "complete"]
-        assert row.split()[-1] == rp.sha256  # in full
+    rp = backed_up(home, databases, monkeypatch)
+    listing = home.cli("points", "acme-sas")
+    assert listing.rc == 0
+    header, row = listing.out.splitlines()[:2]
+    assert header.split() == ["ID", "CLIENT", "STORE", "KEY", "SIZE", "STATUS", "CREATED", "SHA256"]
+    assert row.split()[:6] == [rp.id, "acme-sas", "folder", rp.key, str(rp.size), "complete"]
+    assert row.split()[-1] == rp.sha256  # in full
 
 
 def test_keys_list_shows_a_kms_key_someone_disabled(
@@ -130,11 +117,7 @@ def test_keys_list_shows_a_kms_key_someone_disabled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     home = make_home("aws-kms")
-    with databases("sqlite") as source:
-        monkeypatch.setenv("BT_CRM_A_URL", source)
-        home.policy("acme-sas")
-        assert home.cli("backup", "acme-sas").rc == 0
-    [rp] = home.complete("acme-sas")
+    rp = backed_up(home, databases, monkeypatch)
     [listed] = json.loads(home.cli("keys", "list", "--json").out)
     assert (listed["state"], listed["kek_state"]) == ("active", "active")
 

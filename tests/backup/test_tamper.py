@@ -22,18 +22,10 @@ from retention_pipeline.ports.catalog import RecoveryPoint
 from retention_pipeline.ports.store import StoredObject
 from retention_pipeline.services.backup import BackupVerificationError
 from retention_pipeline.services.restore import RecoveryPointCorruptError, RestoreService
-from tests.backup.conftest import ENGINES, BackupHome, make_documents, tree
+from tests.backup.conftest import ENGINES, BackupHome, backed_up, make_documents, tree
 from tests.support.crm import TABLES, connect, insert_company, table_rows
 
 Databases = Callable[..., AbstractContextManager[str]]
-
-
-def backed_up(home: BackupHome, client: str) -> str:
-    """Back ``client`` up through the CLI; return the recovery point id."""
-    run = home.cli("backup", client)
-    assert run.rc == 0, run.err
-    [rp] = home.complete(client)
-    return rp.id
 
 
 def test_one_flipped_byte_fails_verify_and_restore(
@@ -42,7 +34,7 @@ def test_one_flipped_byte_fails_verify_and_restore(
     with databases("sqlite") as source, databases("sqlite", filled=False) as target:
         monkeypatch.setenv("BT_CRM_A_URL", source)
         home.policy("acme-sas")
-        rp_id = backed_up(home, "acme-sas")
+        rp_id = home.back_up("acme-sas").id
         [rp] = home.complete("acme-sas")
         stored = home.folder_path(rp.key)
         data = bytearray(stored.read_bytes())
@@ -97,7 +89,7 @@ def test_another_clients_object_is_refused_even_when_its_hash_is_made_to_match(
         monkeypatch.setenv("BT_CRM_B_URL", source_b)
         home.policy("client-a", connection="crm_a")
         home.policy("client-b", connection="crm_b")
-        a_id, b_id = backed_up(home, "client-a"), backed_up(home, "client-b")
+        a_id, b_id = home.back_up("client-a").id, home.back_up("client-b").id
         [a] = home.complete("client-a")
         [b] = home.complete("client-b")
 
@@ -138,7 +130,7 @@ def test_occupied_target_is_refused_without_force_and_replaced_with_it(
     with databases(engine) as source, databases(engine, contacts=5, seed=99) as target:
         monkeypatch.setenv("BT_CRM_A_URL", source)
         home.policy("acme-sas", documents=docs)
-        rp_id = backed_up(home, "acme-sas")
+        rp_id = home.back_up("acme-sas").id
         with connect(target) as conn:
             conn.cursor().execute("CREATE TABLE stray (id integer)")
         occupied = {t: table_rows(target, t) for t in TABLES}
@@ -174,7 +166,7 @@ def test_documents_folder_is_checked_before_the_database_is_touched(
     with databases("sqlite") as source, databases("sqlite", filled=False) as target:
         monkeypatch.setenv("BT_CRM_A_URL", source)
         home.policy("acme-sas", documents=docs)
-        rp_id = backed_up(home, "acme-sas")
+        rp_id = home.back_up("acme-sas").id
         run = home.cli("restore", rp_id, "--to", target, "--documents", str(restored))
         assert run.rc == 3
         assert "would overwrite an existing file" in run.err
@@ -258,7 +250,7 @@ def test_force_into_a_database_of_another_engine_leaves_it_untouched(
     with databases("sqlite") as source, databases("postgresql", contacts=5, seed=3) as other:
         monkeypatch.setenv("BT_CRM_A_URL", source)
         home.policy("acme-sas")
-        rp_id = backed_up(home, "acme-sas")
+        rp_id = home.back_up("acme-sas").id
         before = {t: table_rows(other, t) for t in TABLES}
 
         run = home.cli("restore", rp_id, "--to", other, "--force")
@@ -273,7 +265,7 @@ def test_the_target_is_checked_before_the_recovery_point_is_downloaded(
     with databases("sqlite") as source, databases("sqlite") as occupied:
         monkeypatch.setenv("BT_CRM_A_URL", source)
         home.policy("acme-sas")
-        rp = home.installation().catalog.get_recovery_point(backed_up(home, "acme-sas"))
+        rp = home.back_up("acme-sas")
         # the object is gone: a restore that downloaded first would report that instead
         home.folder_path(rp.key).unlink()
 
@@ -382,11 +374,7 @@ def test_restore_refuses_a_documents_path_that_is_a_file_before_writing_anything
 def test_restore_refuses_the_installation_catalog_as_its_target(
     home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with databases("sqlite") as source:
-        monkeypatch.setenv("BT_CRM_A_URL", source)
-        home.policy("acme-sas")
-        assert home.cli("backup", "acme-sas").rc == 0
-    [rp] = home.complete("acme-sas")
+    rp = backed_up(home, databases, monkeypatch)
     catalog = home.path / "catalog.db"
     before = len(home.installation().catalog.list_recovery_points())
     for target in (f"sqlite:///{catalog}", f"sqlite:///{catalog.parent}/./catalog.db"):
