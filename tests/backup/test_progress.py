@@ -4,6 +4,7 @@ only, and never a value of the client's data on the line.
 
 from __future__ import annotations
 
+import gc
 import io
 import sys
 from collections.abc import Callable
@@ -129,3 +130,33 @@ def test_the_terminal_shows_phases_and_logs_stay_quiet(
     values = {str(v) for row in table_rows(source, "contacts") for v in row if v is not None}
     shown = set(screen.replace("\r", " ").split())
     assert not {v for v in values if len(v) > 6} & shown
+
+
+def test_commands_hand_the_heap_back_to_the_collector(
+    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """backup, verify and restore freeze the set-up's objects for their long run (a speed
+    measure, benchmarks/README.md) and unfreeze them when they end, failed or not: a
+    process running several commands must still free the cyclic garbage among them."""
+    frozen_during: list[int] = []
+    real_freeze = gc.freeze
+
+    def freeze() -> None:
+        real_freeze()
+        frozen_during.append(gc.get_freeze_count())
+
+    monkeypatch.setattr(gc, "freeze", freeze)
+    with databases("sqlite") as source, databases("sqlite", filled=False) as target:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas")
+        rp = home.back_up("acme-sas").id
+        assert gc.get_freeze_count() == 0
+        assert home.cli("verify", rp).rc == 0
+        assert gc.get_freeze_count() == 0
+        assert home.cli("restore", rp, "--to", target).rc == 0
+        assert gc.get_freeze_count() == 0
+        refused = home.cli("restore", rp, "--to", target)  # not empty any more
+        assert refused.rc != 0
+        assert gc.get_freeze_count() == 0
+    assert len(frozen_during) == 4
+    assert all(count > 1000 for count in frozen_during)  # the set-up's objects, frozen

@@ -13,6 +13,7 @@ from typing import Any
 
 from retention_pipeline import bootstrap
 from retention_pipeline.cli import arguments
+from retention_pipeline.cli.heap import settle_heap
 from retention_pipeline.cli.output import print_json, print_table
 from retention_pipeline.cli.progress import progress_shown
 from retention_pipeline.domain.durations import parse_duration
@@ -75,11 +76,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def run_backup(args: argparse.Namespace) -> int:
     """Back one client up now (refused when its backup option is off)."""
-    installation = bootstrap.load_installation(args.home)
+    service = bootstrap.load_installation(args.home).backup_service()
+    settle_heap()
     with progress_shown(f"backup {args.client}") as progress:
-        result = installation.backup_service().backup(
-            args.client, requested_by=args.requested_by, progress=progress
-        )
+        result = service.backup(args.client, requested_by=args.requested_by, progress=progress)
     if args.json:
         print_json(result)
     else:
@@ -150,6 +150,7 @@ def _print_report(report: ReadReport, as_json: bool, verb: str, note: str | None
 def run_verify(args: argparse.Namespace) -> int:
     """Check a recovery point end to end without writing anything."""
     service = bootstrap.load_installation(args.home).restore_service()
+    settle_heap()
     with progress_shown(f"verify {args.recovery_point}") as progress:
         report = service.verify(args.recovery_point, progress=progress)
     return _print_report(report, args.json, "verified")
@@ -158,6 +159,7 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_restore(args: argparse.Namespace) -> int:
     """Restore into an empty database (and folder), then compare with the manifest."""
     service = bootstrap.load_installation(args.home).restore_service()
+    settle_heap()
     try:
         with progress_shown(f"restore {args.recovery_point}") as progress:
             report = service.restore(

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from retention_pipeline import __version__
+from retention_pipeline.cli.heap import release_heap
 from retention_pipeline.errors import RetentionError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -127,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if as_json:
             _json_error(message, 1)
         return 1
+    finally:
+        release_heap()
 
 
 def _json_error(message: str, code: int) -> None:
