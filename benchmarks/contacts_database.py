@@ -89,9 +89,13 @@ def checkpoint() -> None:
 
     A restore writes some 500 MB of table, index and WAL; the server flushes that over the
     next minutes (a checkpoint every ``max_wal_size``), whichever contender runs then.
+    The files a contender wrote itself (the baseline's 48 MB dump, restic's repository)
+    sit in the page cache just the same, until the kernel writes them back during the
+    next run: ``os.sync`` writes them out first.
     """
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute("CHECKPOINT")
+    os.sync()
 
 
 def fill_contacts(url: str, contacts: int) -> None:
