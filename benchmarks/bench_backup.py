@@ -11,8 +11,10 @@ Run: ``.venv/bin/python benchmarks/bench_backup.py [--contacts N] [--scale K]``,
     not counted);
 (d) ours: ``retention-pipeline restore RP --to EMPTY_DB`` (which also re-dumps the target
     to verify every table's checksum);
-(e) ``pg_restore -d EMPTY_DB file.dump`` (decrypting the age file first is not counted).
-Contenders (a) to (c), then (d) and (e), run ``RUNS`` times each, taking turns; the tables
+(e) ``pg_restore -d EMPTY_DB file.dump`` (decrypting the age file first is not counted);
+(f) for context, not a target: the restore an operator would script for (b), a boto3
+    ``download_file`` of the sealed dump, then ``age -d -i KEY file | pg_restore -d EMPTY_DB``.
+Contenders (a) to (c), then (d) to (f), run ``RUNS`` times each, taking turns; the tables
 show the median wall times (and the largest peak RSS). A ``CHECKPOINT`` before each run
 (not timed) starts every contender with no dirty pages left by the one before. Single
 runs swung by 20% or more from one run to the next here, more than some targets' margins.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -56,6 +59,12 @@ UPLOAD = (
     "s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name=sys.argv[2])\n"
     "s3.upload_file(sys.argv[3], sys.argv[4], sys.argv[5])\n"
 )
+DOWNLOAD = (
+    "import boto3, sys\n"
+    "s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name=sys.argv[2])\n"
+    "s3.download_file(sys.argv[3], sys.argv[4], sys.argv[5])\n"
+)
+SEALED_KEY = "baseline.dump.age"
 
 
 @dataclass(frozen=True)
@@ -161,7 +170,7 @@ def _baseline_backup(folder: Path, endpoint: str, env: dict[str, str], source: s
     sealed = folder / "baseline.dump.age"
     dump = measure(shell(f"pg_dump -Fc '{source}' | age -r {recipient} > '{sealed}'"), env=env)
     upload = measure(
-        [sys.executable, "-c", UPLOAD, endpoint, REGION, str(sealed), BUCKET, "baseline.dump.age"],
+        [sys.executable, "-c", UPLOAD, endpoint, REGION, str(sealed), BUCKET, SEALED_KEY],
         env=env,
     )
     plain = folder / "baseline.dump"
@@ -214,13 +223,19 @@ def _backups(
     )
 
 
-def _restores(home: Path, env: dict[str, str], rp_id: str, dump: Path) -> tuple[Row, Row]:
+def _restores(
+    folder: Path, endpoint: str, home: Path, env: dict[str, str], rp_id: str
+) -> tuple[Row, Row, Row]:
     """Each restore ``RUNS`` times, in turn; the median wall time of each.
 
     Alternating spreads the server's background work (checkpoints, the previous run's
-    dirty pages) over both contenders instead of charging it to whichever runs second.
+    dirty pages) over the contenders instead of charging it to whichever runs second.
     """
-    ours_runs, baseline_runs = [], []
+    dump, key, fetched = folder / "baseline.dump", folder / "age-key.txt", folder / "fetched.age"
+    download = shlex.join(
+        [sys.executable, "-c", DOWNLOAD, endpoint, REGION, BUCKET, SEALED_KEY, str(fetched)]
+    )
+    ours_runs, baseline_runs, operator_runs = [], [], []
     for _ in range(RUNS):
         with scratch_database("bench_ours") as ours_target:
             checkpoint()
@@ -241,10 +256,20 @@ def _restores(home: Path, env: dict[str, str], rp_id: str, dump: Path) -> tuple[
         with scratch_database("bench_pgr") as target:
             checkpoint()
             baseline_runs.append(measure(["pg_restore", "-d", target, str(dump)], env=env))
+        with scratch_database("bench_ops") as target:
+            fetched.unlink(missing_ok=True)
+            checkpoint()
+            script = f"{download} && age -d -i '{key}' '{fetched}' | pg_restore -d '{target}'"
+            operator_runs.append(measure(shell(script), env=env))
     runs = f"median of {RUNS}"
     return (
         _summary(f"retention-pipeline restore (with re-dump check), {runs}", ours_runs, None),
         _summary(f"pg_restore (single job), {runs}", baseline_runs, None),
+        _summary(
+            f"boto3 download_file, then age -d \\| pg_restore (context), {runs}",
+            operator_runs,
+            None,
+        ),
     )
 
 
@@ -273,7 +298,7 @@ def run(contacts: int, scale: int) -> int:
                 ours, result, baseline, restic = _backups(folder, endpoint, home, env, source)
                 dump_size = (folder / "baseline.dump").stat().st_size
                 rp_id = str(result["recovery_point_id"])
-                restores = _restores(home, env, rp_id, folder / "baseline.dump")
+                restores = _restores(folder, endpoint, home, env, rp_id)
             scaled = None
             if scale > 1:
                 with scratch_database() as big:
@@ -297,7 +322,7 @@ def _targets(
     baseline: Row,
     restic: Row,
     dump_size: int,
-    restores: tuple[Row, Row],
+    restores: tuple[Row, Row, Row],
     scaled: Row | None,
 ) -> list[Target]:
     assert ours.size is not None
