@@ -170,9 +170,8 @@ def test_documents_folder_is_checked_before_the_database_is_touched(
         run = home.cli("restore", rp_id, "--to", target, "--documents", str(restored))
         assert run.rc == 3
         assert "would overwrite an existing file" in run.err
-        # refused before anything was written: the database is still empty
-        with home.installation().open_loader(target) as loader:
-            assert loader.is_empty()
+        # refused before anything was written: not even the target's file was left behind
+        assert not Path(target.removeprefix("sqlite:///")).exists()
         assert (restored / "contrats" / "2026" / "devis-0042.pdf").read_bytes() == b"someone's file"
 
 

@@ -57,6 +57,9 @@ class _SQLite(Session):
         if read_only and not path.is_file():
             raise SourceError(f"{endpoint.label}: the file does not exist; check the path")
         mode = "ro" if read_only else "rwc"
+        # SQLite creates a missing file as it opens it; a loader that then writes nothing
+        # (its restore was refused) removes that empty file again on close
+        self._created = None if read_only or path.exists() else path
         try:
             self.conn = sqlite3.connect(
                 f"{path.as_uri()}?mode={mode}",
@@ -75,6 +78,9 @@ class _SQLite(Session):
                 with suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
             self.conn.close()
+            created = self._created
+            if created is not None and created.is_file() and created.stat().st_size == 0:
+                created.unlink()
 
 
 class SQLiteDumper(_SQLite):
