@@ -244,18 +244,22 @@ def test_a_read_back_that_disagrees_leaves_no_complete_row_and_no_object(
 
 
 def test_force_into_a_database_of_another_engine_leaves_it_untouched(
-    home: BackupHome, databases: Databases, monkeypatch: pytest.MonkeyPatch
+    home: BackupHome, databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    docs = make_documents(tmp_path / "documents")
+    restored = tmp_path / "restored"
     with databases("sqlite") as source, databases("postgresql", contacts=5, seed=3) as other:
         monkeypatch.setenv("BT_CRM_A_URL", source)
-        home.policy("acme-sas")
+        home.policy("acme-sas", documents=docs)
         rp_id = home.back_up("acme-sas").id
         before = {t: table_rows(other, t) for t in TABLES}
 
-        run = home.cli("restore", rp_id, "--to", other, "--force")
+        args = ("restore", rp_id, "--to", other, "--force", "--documents", str(restored))
+        run = home.cli(*args)
         assert run.rc == 3
         assert {t: table_rows(other, t) for t in TABLES} == before
         assert "holds a sqlite database and the target is postgresql" in run.err
+        assert not restored.exists()  # refused before the documents folder was made
 
 
 def test_the_target_is_checked_before_the_recovery_point_is_downloaded(

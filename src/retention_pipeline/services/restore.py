@@ -17,7 +17,8 @@ Ordering, which every change here must keep:
 Every refusal about the target comes before its first write, and the cheap ones before
 the download: the target URL is opened and its emptiness checked first (a typo in
 ``--to`` must not cost the download of a large recovery point), and the dump's engine is
-compared with the target's before ``--force`` empties anything.
+compared with the target's as soon as the schema is read, before ``--force`` empties
+anything and before the ``--documents`` folder is made.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class RestoreService:
             _refuse_non_folder(documents_to, documents_to)
         with self.open_loader(target_url) as loader:
             _refuse_non_empty(loader, force)
+            target_engine = loader.engine
         with self.scratch() as scratch:
             reader = self._open(rp, scratch, progress)
             manifest = reader.manifest
@@ -135,6 +137,11 @@ class RestoreService:
             else:
                 snapshot = SchemaSnapshot.from_json(reader.schema_json)
             # every refusal comes before the first write: a refused restore changes nothing
+            if snapshot is not None and snapshot.engine != target_engine:
+                raise RefusedError(
+                    f"the recovery point holds a {snapshot.engine} database and the target "
+                    f"is {target_engine}; restore into an empty {snapshot.engine} database"
+                )
             _check_documents_target(reader, documents_to, force)
             if documents_to is not None and manifest.documents:
                 _make_folder(documents_to)  # the last refusal: a folder no one may create
@@ -166,11 +173,6 @@ class RestoreService:
         """
         tables = [snapshot.table(entry.name) for entry in reader.manifest.tables]
         with self.open_loader(target_url) as loader:
-            if snapshot.engine != loader.engine:
-                raise RefusedError(
-                    f"the recovery point holds a {snapshot.engine} database and the target "
-                    f"is {loader.engine}; restore into an empty {snapshot.engine} database"
-                )
             if not _refuse_non_empty(loader, force):
                 loader.clear()
             loader.create_schema(snapshot, phase="tables")
