@@ -8,12 +8,19 @@ of every shape must still come back exactly, whichever phase builds them.
 from __future__ import annotations
 
 import re
+import uuid
 
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from retention_pipeline.adapters.dumpers import open_dumper, open_loader
-from retention_pipeline.ports.source import SourceError, digest_tables, table_dump_mismatches
+from retention_pipeline.ports.source import (
+    SourceError,
+    Table,
+    digest_tables,
+    table_dump_mismatches,
+)
 from tests.dumpers.restore import dump_all, restore
 from tests.support.services import scratch_postgres_database
 
@@ -126,6 +133,39 @@ def test_the_indexes_phase_never_waits_for_a_reader(postgres_url: str) -> None:
         ),
         (
             [
+                "CREATE TABLE tenants (id int PRIMARY KEY, owner text)",
+                "ALTER TABLE tenants ENABLE ROW LEVEL SECURITY",
+            ],
+            "table tenants: row-level security is on or has policies",
+        ),
+        (
+            [
+                "CREATE TABLE tenants (id int PRIMARY KEY, owner text)",
+                "CREATE POLICY own ON tenants USING (owner = current_user)",
+            ],
+            "table tenants: row-level security is on or has policies",
+        ),
+        (
+            [
+                "CREATE TABLE scans (id int PRIMARY KEY, blob oid)",
+                "INSERT INTO scans VALUES (1, lo_from_bytea(0, 'contract'))",
+            ],
+            "the database holds large objects",
+        ),
+        (
+            [
+                "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+                "CREATE TABLE names (id int PRIMARY KEY, name text)",
+                "CREATE INDEX names_trgm ON names USING gin (name gin_trgm_ops)",
+            ],
+            "table names: index names_trgm uses the operator class gin_trgm_ops",
+        ),
+        (
+            ["CREATE TABLE nothing ()", "INSERT INTO nothing DEFAULT VALUES"],
+            "table nothing: a table without columns cannot be restored",
+        ),
+        (
+            [
                 "CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', "
                 "deterministic = false)",
                 "CREATE TABLE tags (id int PRIMARY KEY, label text COLLATE nocase)",
@@ -169,3 +209,73 @@ def test_collations_and_dotted_names_come_back(postgres_url: str) -> None:
                 """INSERT INTO "crm.contacts" (name) VALUES ('y') RETURNING id"""
             ).fetchone()
             assert next_id == (6,)  # the serial's sequence came back, owned by its column
+
+
+def test_a_role_that_row_security_would_filter_gets_an_error_not_a_partial_backup(
+    postgres_url: str,
+) -> None:
+    """The dump turns row_security off, as pg_dump does: a role subject to a policy must
+    not get a backup that silently lacks the rows it may not see."""
+    source = _source(postgres_url)
+    table = next(t for t in _tables(source) if t.name == "accounts")
+    role = f"rls_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(_libpq(source), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.execute("ALTER TABLE accounts ENABLE ROW LEVEL SECURITY")
+        conn.execute(f"CREATE POLICY limited ON accounts TO {role} USING (id < 10)")
+    try:
+        as_role = make_url(source).set(username=role).render_as_string(hide_password=False)
+        # schema() refuses the table; dumping it anyway must fail, not return fewer rows
+        with open_dumper(as_role) as dumper, pytest.raises(SourceError, match="dumping failed"):
+            list(dumper.dump_table(table))
+    finally:
+        with psycopg.connect(_libpq(source), autocommit=True) as conn:
+            conn.execute("ALTER TABLE accounts DISABLE ROW LEVEL SECURITY")
+            conn.execute("DROP POLICY limited ON accounts")
+            conn.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")
+            conn.execute(f"DROP ROLE {role}")
+
+
+def _tables(url: str) -> list[Table]:
+    with open_dumper(url) as dumper:
+        return list(dumper.schema().tables)
+
+
+def test_a_table_without_key_and_a_column_named_r_verifies(postgres_url: str) -> None:
+    """Rows without a key are ordered by their whole-row text: a column named like the
+    query's table alias must not take its place (rows tying on it would then come out in
+    physical order, which a restore does not keep)."""
+    with psycopg.connect(_libpq(postgres_url), autocommit=True) as conn:
+        conn.execute("CREATE TABLE marks (r int, s text)")
+        conn.execute("INSERT INTO marks SELECT g % 3, md5(g::text) FROM generate_series(1, 3000) g")
+    snapshot, data, digests = dump_all(postgres_url)
+    rows = [line.split(b"\t") for line in data["marks"].splitlines()]
+    assert rows == sorted(rows, key=lambda row: (int(row[0]), row[1]))
+    with scratch_postgres_database() as target:
+        restore(target, snapshot, data)
+        with open_dumper(target) as dumper:
+            assert table_dump_mismatches(digests, digest_tables(dumper, snapshot.tables)) == []
+
+
+def test_names_resolve_in_the_restored_schema_whatever_the_target_search_path(
+    postgres_url: str,
+) -> None:
+    source = _source(postgres_url)
+    with psycopg.connect(_libpq(source), autocommit=True) as conn:
+        conn.execute("CREATE TABLE parent (id serial PRIMARY KEY)")
+        conn.execute("CREATE TABLE child (id int PRIMARY KEY, p int REFERENCES parent (id))")
+        conn.execute("INSERT INTO parent DEFAULT VALUES")
+    snapshot, data, digests = dump_all(source)
+    with scratch_postgres_database() as target:
+        name = make_url(target).database
+        with psycopg.connect(_libpq(target), autocommit=True) as conn:
+            conn.execute(f"ALTER DATABASE \"{name}\" SET search_path = ''")
+        restore(target, snapshot, data)
+        with open_dumper(target) as dumper:
+            assert dumper.schema() == snapshot
+            assert table_dump_mismatches(digests, digest_tables(dumper, snapshot.tables)) == []
+        with psycopg.connect(_libpq(target), autocommit=True) as conn:
+            conn.execute("SET search_path = public")
+            added = conn.execute("INSERT INTO parent DEFAULT VALUES RETURNING id").fetchone()
+            assert added == (2,)

@@ -84,6 +84,10 @@ class _Postgres(Session):
             self.conn: psycopg.Connection[Any] = psycopg.connect(conninfo, autocommit=True)
             for statement in _SESSION:
                 self.conn.execute(statement)
+            # Names in the dump's defaults and keys are unqualified (they are resolved in
+            # this schema when read), so both sides resolve them in this schema only,
+            # whatever search_path the database or the role sets.
+            self.conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(namespace)))
         except psycopg.Error as error:
             raise self.failure("connecting", error) from None
 
@@ -103,6 +107,9 @@ class PostgresDumper(_Postgres):
     def __init__(self, endpoint: Endpoint, namespace: str = "public") -> None:
         super().__init__(endpoint, namespace)
         try:
+            # as pg_dump does: a role that row-level security would filter gets an error
+            # instead of a backup silently missing the rows it may not see
+            self.conn.execute("SET row_security = off")
             self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         except psycopg.Error as error:
             self.close()
@@ -124,7 +131,7 @@ class PostgresDumper(_Postgres):
         if table.primary_key:
             order = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
         else:  # whole-row text in byte order: total and the same on every server
-            order = sql.SQL('r::text COLLATE "C"')
+            order = sql.SQL('(r.*)::text COLLATE "C"')  # r.*: even with a column named r
         query = sql.SQL("COPY (SELECT {} FROM {} AS r ORDER BY {}) TO STDOUT").format(
             columns, self.table_id(table.name), order
         )

@@ -9,8 +9,10 @@ incomplete or impossible to restore is refused when the schema is read, before a
 is stored: a generated column (it would come back as a plain one), a table in another
 schema, a partitioned table or table inheritance (rows would be missing or counted
 twice), a column whose type or collation this database defines itself (an enum, a domain,
-an extension's type, a created collation), and a default, check or index that calls a
-function this database defines (the restore could not create the table or index).
+an extension's type, a created collation), a default, check or index that calls a
+function this database defines or uses an extension's operator class (the restore could
+not create the table or index), row-level security (the restore would not recreate it),
+large objects (they live outside every table) and a table without columns.
 Collations are kept: a column whose collation is not its type's default carries a
 ``COLLATE`` clause in its type text.
 """
@@ -75,6 +77,30 @@ JOIN pg_class c ON c.oid = CASE d.classid
   END
 WHERE pn.nspname <> 'pg_catalog' AND c.oid = ANY(%s)
 ORDER BY 1, 2"""
+
+# Row-level security: the restore would recreate neither the switch nor the policies, so
+# every role could then read every row. (The dump itself runs with row_security off, so
+# a role that policies would filter gets an error, never a partial table.)
+_ROW_SECURITY = """
+SELECT c.relname FROM pg_class c WHERE c.oid = ANY(%s)
+  AND (c.relrowsecurity OR EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid))
+ORDER BY 1"""
+
+# Operator classes an index (or an exclusion constraint's index) uses from outside
+# pg_catalog: an extension's (pg_trgm, btree_gist), which the restore does not install.
+_OPERATOR_CLASSES = """
+SELECT DISTINCT t.relname, ic.relname, opc.opcname, n.nspname
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+CROSS JOIN LATERAL unnest(i.indclass::oid[]) AS used(oid)
+JOIN pg_opclass opc ON opc.oid = used.oid JOIN pg_namespace n ON n.oid = opc.opcnamespace
+WHERE i.indrelid = ANY(%s) AND n.nspname <> 'pg_catalog'
+ORDER BY 1, 2"""
+
+_NO_COLUMNS = """
+SELECT c.relname FROM pg_class c WHERE c.oid = ANY(%s) AND NOT EXISTS (
+    SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+      AND NOT a.attisdropped)
+ORDER BY 1"""
 
 _INHERITING = """
 SELECT DISTINCT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid IN (i.inhrelid, i.inhparent)
@@ -156,6 +182,28 @@ def _refuse_unrestorable(conn: psycopg.Connection[Any], oids: list[int]) -> None
             "does not recreate functions yet, so a restore could not create the table: "
             "ask for functions to be supported"
         )
+    secured = [name for (name,) in conn.execute(_ROW_SECURITY, (oids,)).fetchall()]
+    if secured:
+        raise SourceError(
+            f"table {', '.join(secured)}: row-level security is on or has policies, which "
+            "the PostgreSQL dumper does not recreate yet (a restored table would show every "
+            "row to every role); ask for it to be supported"
+        )
+    classes = conn.execute(_OPERATOR_CLASSES, (oids,)).fetchall()
+    if classes:
+        table, index, opclass, where = classes[0]
+        raise SourceError(
+            f"table {table}: index {index} uses the operator class {opclass} of schema "
+            f"{where} (an extension's, such as pg_trgm or btree_gist), which the PostgreSQL "
+            "dumper does not install on a restore, so the restore would fail after loading "
+            "the rows: ask for extensions to be supported"
+        )
+    empty = [name for (name,) in conn.execute(_NO_COLUMNS, (oids,)).fetchall()]
+    if empty:
+        raise SourceError(
+            f"table {', '.join(empty)}: a table without columns cannot be restored through "
+            "COPY; drop it or give it a column"
+        )
     inheriting = [name for (name,) in conn.execute(_INHERITING, (oids,)).fetchall()]
     if inheriting:
         raise SourceError(
@@ -165,9 +213,21 @@ def _refuse_unrestorable(conn: psycopg.Connection[Any], oids: list[int]) -> None
         )
 
 
+def _refuse_large_objects(conn: psycopg.Connection[Any]) -> None:
+    """Large objects live outside every table (``lo_*``); the dump would lose them."""
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_largeobject_metadata)").fetchone()
+    if row and row[0]:
+        raise SourceError(
+            "the database holds large objects (lo_import, lo_from_bytea), which the "
+            "PostgreSQL dumper does not back up: their rows would point at nothing after a "
+            "restore; keep such content in bytea columns, or ask for them to be supported"
+        )
+
+
 def read_snapshot(conn: psycopg.Connection[Any], schema: str, version: str) -> SchemaSnapshot:
     """The snapshot of ``schema``, read inside the caller's (snapshot) transaction."""
     _refuse_unread_tables(conn, schema)
+    _refuse_large_objects(conn)
     tables = dict(conn.execute(_TABLES, (schema,)).fetchall())
     oids = list(tables)
     columns: dict[int, list[Column]] = {oid: [] for oid in oids}
