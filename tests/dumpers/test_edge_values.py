@@ -84,6 +84,21 @@ def test_mariadb_floats_percent_names_and_lax_mode_values_come_back_exactly() ->
             ["CREATE TABLE sites (id INT PRIMARY KEY, at POINT)"],
             "table sites: column at has the spatial type point",
         ),
+        (
+            ["CREATE TABLE prices (id INT PRIMARY KEY, v INT) WITH SYSTEM VERSIONING"],
+            "table prices is a system-versioned table",
+        ),
+        (
+            [
+                "CREATE SEQUENCE refs",
+                "CREATE TABLE orders (id INT PRIMARY KEY DEFAULT (NEXT VALUE FOR refs))",
+            ],
+            "table refs is a sequence",
+        ),
+        (
+            ["CREATE TABLE paths (id INT PRIMARY KEY, p VARCHAR(10) CHARACTER SET sjis)"],
+            "table paths: column p uses the character set sjis",
+        ),
     ],
 )
 def test_mariadb_schemas_a_restore_could_not_recreate_are_refused(
@@ -151,3 +166,24 @@ def test_refused_data_and_an_unreachable_server_get_different_advice(
     with pytest.raises(sqlite3.Error) as not_a_database:
         sqlite3.connect(notes).execute("SELECT * FROM sqlite_master")
     assert remedy(not_a_database.value).startswith("check that the server is up")
+
+
+@pytest.mark.mariadb
+def test_mariadb_a_comment_naming_auto_increment_is_kept_as_text() -> None:
+    with scratch_mariadb_database() as source, scratch_mariadb_database() as target:
+        run(
+            source,
+            [
+                "CREATE TABLE tickets (id INT AUTO_INCREMENT PRIMARY KEY, t TEXT) "
+                "COMMENT 'see AUTO_INCREMENT=99 in the runbook'",
+                "INSERT INTO tickets (t) VALUES ('first')",
+            ],
+        )
+        round_trip(source, target)
+        comment = (
+            "SELECT TABLE_COMMENT FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'tickets'"
+        )
+        assert rows(target, comment) == [("see AUTO_INCREMENT=99 in the runbook",)]
+        run(target, ["INSERT INTO tickets (t) VALUES ('second')"])
+        assert rows(target, "SELECT id FROM tickets ORDER BY id") == [(1,), (2,)]

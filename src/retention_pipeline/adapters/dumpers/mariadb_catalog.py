@@ -29,9 +29,24 @@ from retention_pipeline.ports.source import (
 _TABLES = """SELECT TABLE_NAME FROM information_schema.TABLES
 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"""
 
-_COLUMNS = """SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA
+# Tables the dump would skip: system-versioned ones (their history rows too) and
+# sequences (a table's default would then name the source's sequence).
+_UNREAD_TABLES = """SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE IN ('SYSTEM VERSIONED', 'SEQUENCE')
+ORDER BY TABLE_NAME"""
+
+_COLUMNS = """SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA,
+       CHARACTER_SET_NAME
 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
 ORDER BY TABLE_NAME, ORDINAL_POSITION"""
+
+# Character sets whose every stored string survives the trip through utf8mb4 (the session
+# reads and writes text as UTF-8): the Unicode ones, ASCII, and latin1 (MariaDB's latin1
+# maps all 256 bytes). In sjis, cp932, ujis, big5, cp1251 and others some byte strings
+# come back as other bytes or as '?', so their columns are refused.
+_SAFE_CHARSETS = frozenset(
+    {"utf8mb4", "utf8mb3", "utf8", "utf16", "utf16le", "utf32", "ucs2", "ascii", "latin1", "binary"}
+)
 
 _KEYS = """SELECT tc.TABLE_NAME, tc.CONSTRAINT_NAME, tc.CONSTRAINT_TYPE, k.COLUMN_NAME,
        k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, rc.DELETE_RULE
@@ -85,8 +100,11 @@ def split_create_table(create: str) -> tuple[str, list[str], int | None]:
     head, body, tail = lines[0], lines[1:-1], lines[-1]
     kept = [line.rstrip(",") for line in body if not _FK_LINE.match(line)]
     fks = [line.strip().rstrip(",") for line in body if _FK_LINE.match(line)]
-    counter = _AUTO_INCREMENT.search(tail)
-    tail = _AUTO_INCREMENT.sub("", tail)
+    # table options come before any quoted one (COMMENT='...'): a comment that mentions
+    # AUTO_INCREMENT=N is text, not the counter
+    options, quote_mark, quoted = tail.partition("'")
+    counter = _AUTO_INCREMENT.search(options)
+    tail = _AUTO_INCREMENT.sub("", options) + quote_mark + quoted
     text = "\n".join([head, ",\n".join(kept), tail])
     return text, fks, int(counter.group(1)) if counter else None
 
@@ -101,14 +119,27 @@ def read_snapshot(cur: Any, version: str) -> SchemaSnapshot:
             "MariaDB dumper yet (the restore could not recreate them); ask for them to be "
             "supported"
         )
+    cur.execute(_UNREAD_TABLES)
+    for table, kind in cur.fetchall():
+        what = "a sequence" if kind == "SEQUENCE" else "a system-versioned table"
+        raise SourceError(
+            f"table {table} is {what}, which the MariaDB dumper does not support yet (the "
+            "backup would leave it out); ask for it to be supported"
+        )
     cur.execute(_TABLES)
     names = [row[0] for row in cur.fetchall()]
     columns: dict[str, list[Column]] = {name: [] for name in names}
     counted: dict[str, str] = {}
     cur.execute(_COLUMNS)
-    for table, name, type_, nullable, default, extra in cur.fetchall():
+    for table, name, type_, nullable, default, extra, charset in cur.fetchall():
         if table not in columns:
             continue  # a view's column
+        if charset is not None and charset.lower() not in _SAFE_CHARSETS:
+            raise SourceError(
+                f"table {table}: column {name} uses the character set {charset}, some of "
+                "whose strings would not come back byte for byte (the dump reads text as "
+                "UTF-8); convert the column to utf8mb4, or ask for the set to be supported"
+            )
         if "GENERATED" in (extra or "").upper():
             raise SourceError(
                 f"table {table}: column {name} is a generated column, which the MariaDB "
