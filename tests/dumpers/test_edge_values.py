@@ -135,6 +135,38 @@ def test_sqlite_values_keep_their_storage_class_whatever_the_column(tmp_path: Pa
     assert rows(target, query) == original
 
 
+def test_sqlite_text_that_only_looks_like_a_number_stays_text(tmp_path: Path) -> None:
+    source, target = f"sqlite:///{tmp_path / 'source.db'}", f"sqlite:///{tmp_path / 'target.db'}"
+    run(
+        source,
+        [
+            "CREATE TABLE places (id INTEGER PRIMARY KEY, zip, code)",
+            "INSERT INTO places VALUES (1, '01234', '-0'), (2, 75001, 0), (3, '+5', '007')",
+        ],
+    )
+    query = "SELECT id, typeof(zip), quote(zip), typeof(code), quote(code) FROM places"
+    original = rows(source, query)
+    assert original[0] == (1, "text", "'01234'", "text", "'-0'")
+    round_trip(source, target)
+    assert rows(target, query) == original
+
+
+def test_sqlite_text_that_is_not_utf8_is_refused_by_name(tmp_path: Path) -> None:
+    source = f"sqlite:///{tmp_path / 'latin.db'}"
+    run(
+        source,
+        [
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
+            "INSERT INTO notes VALUES (1, CAST(x'4dfc6c6c6572' AS TEXT))",  # 'Müller', latin-1
+        ],
+    )
+    with open_dumper(source) as dumper:
+        [table] = dumper.schema().tables
+        with pytest.raises(SourceError, match="table notes: a text value is not valid UTF-8") as e:
+            list(dumper.dump_table(table))
+    assert "ller" not in str(e.value)
+
+
 def test_sqlite_virtual_tables_are_refused(tmp_path: Path) -> None:
     source = f"sqlite:///{tmp_path / 'fts.db'}"
     run(

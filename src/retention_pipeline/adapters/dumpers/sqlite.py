@@ -115,6 +115,14 @@ class SQLiteDumper(_SQLite):
             while batch := cur.fetchmany(BATCH_ROWS):
                 for row in batch:
                     yield encode_row([_render(v) for v in row])
+        except sqlite3.OperationalError as error:
+            if str(error).startswith("Could not decode to UTF-8"):  # the rest quotes it
+                raise SourceError(
+                    f"table {table.name}: a text value is not valid UTF-8, which the SQLite "
+                    "dumper cannot carry as text; store it as a BLOB (CAST(... AS BLOB)) or "
+                    "correct it, then back up again"
+                ) from None
+            raise self.failure("dumping", error, table.name) from None
         except sqlite3.Error as error:
             raise self.failure("dumping", error, table.name) from None
 
@@ -275,7 +283,8 @@ def _number_or_text(raw: bytes) -> int | float | str:
     ``nan`` stays text: SQLite stores no NaN (a REAL NaN becomes NULL), so a field that
     reads ``nan`` was the text 'nan'.
     """
-    if _INT.fullmatch(raw) and -(2**63) <= (whole := int(raw)) < 2**63:
+    # exact renderings only: '01234' or '-0' in a column without a type are text
+    if _INT.fullmatch(raw) and -(2**63) <= (whole := int(raw)) < 2**63 and b"%d" % whole == raw:
         return whole
     text = raw.decode("utf-8")
     with suppress(ValueError):
