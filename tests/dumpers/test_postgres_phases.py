@@ -279,3 +279,30 @@ def test_names_resolve_in_the_restored_schema_whatever_the_target_search_path(
             conn.execute("SET search_path = public")
             added = conn.execute("INSERT INTO parent DEFAULT VALUES RETURNING id").fetchone()
             assert added == (2,)
+
+
+def test_primary_key_options_come_back(postgres_url: str) -> None:
+    """DEFERRABLE changes when the key is checked, INCLUDE what its index holds: a key
+    rebuilt from its columns alone would drop both."""
+    with psycopg.connect(_libpq(postgres_url), autocommit=True) as conn:
+        conn.execute("CREATE TABLE slots (id int PRIMARY KEY DEFERRABLE INITIALLY DEFERRED)")
+        conn.execute(
+            "CREATE TABLE notes (id int, body text, "
+            "CONSTRAINT notes_pk PRIMARY KEY (id) INCLUDE (body))"
+        )
+        conn.execute("INSERT INTO slots SELECT generate_series(1, 10)")
+    query = (
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'p' ORDER BY conname"
+    )
+    with psycopg.connect(_libpq(postgres_url)) as conn:
+        keys = conn.execute(query).fetchall()
+    assert ("slots_pkey", "PRIMARY KEY (id) DEFERRABLE INITIALLY DEFERRED") in keys
+    snapshot, data, digests = dump_all(postgres_url)
+    with scratch_postgres_database() as target:
+        restore(target, snapshot, data)
+        with psycopg.connect(_libpq(target)) as conn:
+            assert conn.execute(query).fetchall() == keys
+        with open_dumper(target) as dumper:
+            assert dumper.schema() == snapshot
+            assert table_dump_mismatches(digests, digest_tables(dumper, snapshot.tables)) == []

@@ -83,7 +83,12 @@ class CheckConstraint:
 
 @dataclass(frozen=True)
 class Table:
-    """A table; ``create_sql`` is the engine's CREATE statement where restore replays it."""
+    """A table; ``create_sql`` is the engine's CREATE statement where restore replays it.
+
+    ``primary_key_definition`` is the engine's text of the key where it says more than
+    its columns (PostgreSQL: ``DEFERRABLE``, ``INCLUDE``); snapshots
+    written before it existed lack it, and their keys are rebuilt from the columns.
+    """
 
     name: str
     columns: tuple[Column, ...]
@@ -92,6 +97,7 @@ class Table:
     uniques: tuple[UniqueConstraint, ...] = ()
     checks: tuple[CheckConstraint, ...] = ()
     create_sql: str | None = None
+    primary_key_definition: str | None = None
 
     @property
     def order_by(self) -> tuple[str, ...]:
@@ -205,6 +211,7 @@ def _table_from(data: Mapping[str, Any]) -> Table:
         uniques=tuple(_tupled(UniqueConstraint, u) for u in data["uniques"]),
         checks=tuple(CheckConstraint(**c) for c in data["checks"]),
         create_sql=data["create_sql"],
+        primary_key_definition=data.get("primary_key_definition"),
     )
 
 

@@ -342,7 +342,9 @@ def _key_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Statement]:
         if table.primary_key:
             keys = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
             pk_name = table.primary_key_name or f"{table.name}_pkey"
-            primary = sql.SQL("PRIMARY KEY ({})").format(keys)
+            primary: Statement = sql.SQL("PRIMARY KEY ({})").format(keys)
+            if table.primary_key_definition:  # the server's own text: DEFERRABLE, INCLUDE...
+                primary = sql.SQL(table.primary_key_definition)
             out.append(_ADD.format(loader.table_id(table.name), sql.Identifier(pk_name), primary))
     return out
 

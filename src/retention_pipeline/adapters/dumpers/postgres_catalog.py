@@ -267,7 +267,7 @@ def read_snapshot(conn: psycopg.Connection[Any], schema: str, version: str) -> S
                 )
             type_ = f"{type_} COLLATE {collation}"
         columns[rel].append(Column(name, type_, not notnull, default, _IDENTITY.get(identity)))
-    pks: dict[int, tuple[str | None, tuple[str, ...]]] = {}
+    pks: dict[int, tuple[str | None, tuple[str, ...], str | None]] = {}
     uniques: dict[int, list[UniqueConstraint]] = {oid: [] for oid in oids}
     checks: dict[int, list[CheckConstraint]] = {oid: [] for oid in oids}
     fks = []
@@ -275,7 +275,7 @@ def read_snapshot(conn: psycopg.Connection[Any], schema: str, version: str) -> S
         _CONSTRAINTS, (oids,)
     ):
         if kind == "p":
-            pks[rel] = (name, tuple(keys))
+            pks[rel] = (name, tuple(keys), definition)
         elif kind == "u":
             uniques[rel].append(UniqueConstraint(name, tuple(keys), definition))
         elif kind == "f":
@@ -296,10 +296,11 @@ def read_snapshot(conn: psycopg.Connection[Any], schema: str, version: str) -> S
         Table(
             name=tables[oid],
             columns=tuple(columns[oid]),
-            primary_key=pks.get(oid, (None, ()))[1],
-            primary_key_name=pks.get(oid, (None, ()))[0],
+            primary_key=pks.get(oid, (None, (), None))[1],
+            primary_key_name=pks.get(oid, (None, (), None))[0],
             uniques=tuple(uniques[oid]),
             checks=tuple(checks[oid]),
+            primary_key_definition=pks.get(oid, (None, (), None))[2],
         )
         for oid in oids
     ]
