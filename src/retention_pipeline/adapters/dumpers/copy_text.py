@@ -21,6 +21,8 @@ from typing import Any
 
 NULL = b"\\N"
 CHUNK_SIZE = 256 * 1024
+# A row-by-row loader's batch ends at this much dump text, whatever its row count.
+BATCH_BYTES = 4 * 1024 * 1024
 BINARY_PREFIX = b"\\x"
 
 _ESCAPE_NAMED = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
@@ -106,20 +108,27 @@ def rechunk(rows: Iterable[bytes], size: int = CHUNK_SIZE) -> Iterator[bytes]:
 
 
 def parsed_batches(
-    chunks: Iterable[bytes], parsers: Sequence[Callable[[bytes], Any]], size: int
+    chunks: Iterable[bytes],
+    parsers: Sequence[Callable[[bytes], Any]],
+    size: int,
+    max_bytes: int = BATCH_BYTES,
 ) -> Iterator[list[list[Any]]]:
     """Rows of ``chunks`` as lists of driver parameters, ``size`` rows at a time.
 
     A loader that inserts row by row (MariaDB, SQLite) sends each batch with one
-    ``executemany``: one round trip per batch, and memory bounded by one batch. Each field
-    goes through its column's parser; ``\\N`` stays None.
+    ``executemany``: one round trip per batch, and memory bounded by one batch, which
+    also ends once its rows hold ``max_bytes`` of dump text (1000 rows of 5 MB
+    attachments would otherwise be 5 GB). Each field goes through its column's parser;
+    ``\\N`` stays None.
     """
     batch: list[list[Any]] = []
+    held = 0
     for line in lines(chunks):
         pairs = zip(parsers, decode_row(line), strict=True)
         batch.append([None if f is None else parse(f) for parse, f in pairs])
-        if len(batch) >= size:
+        held += len(line)
+        if len(batch) >= size or held >= max_bytes:
             yield batch
-            batch = []
+            batch, held = [], 0
     if batch:
         yield batch

@@ -9,10 +9,11 @@ BOOLEAN is ``0``/``1``, BIT is its number, and BINARY/VARBINARY/BLOB values are 
 text (``\\x0a1b``). Rows are ordered by primary key, else by every column; text sorts by
 the column's collation, so equal data on equal schemas gives equal bytes.
 
-Reading uses a server-side cursor (``SSCursor``) fetched in batches, inside one
+Reading uses a server-side cursor (``SSCursor``) read row by row, inside one
 ``START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY``: memory stays bounded by one
-batch and every table is read as of the same instant. Loading turns off foreign-key and
-unique checks for the session and inserts in multi-row batches.
+row and every table is read as of the same instant. Loading turns off foreign-key and
+unique checks for the session and inserts in multi-row batches of at most 1000 rows and
+4 MiB of dump text.
 """
 
 from __future__ import annotations
@@ -139,9 +140,10 @@ class MariaDBDumper(_MariaDB):
         try:
             with self.conn.cursor(pymysql.cursors.SSCursor) as cur:
                 cur.execute(query)
-                while batch := cur.fetchmany(BATCH_ROWS):
-                    for row in batch:
-                        yield encode_row([_render(v) for v in row])
+                # one row at a time off the unbuffered cursor: a batch of rows could hold
+                # a thousand large attachments at once
+                for row in cur:
+                    yield encode_row([_render(v) for v in row])
         except pymysql.MySQLError as error:
             raise self.failure("dumping", error, table.name) from None
 

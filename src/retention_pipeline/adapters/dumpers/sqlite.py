@@ -112,9 +112,8 @@ class SQLiteDumper(_SQLite):
             order = ", ".join(str(i) for i in range(1, len(table.columns) + 1))
         try:
             cur = self.conn.execute(f"SELECT {select} FROM {quote(table.name)} ORDER BY {order}")
-            while batch := cur.fetchmany(BATCH_ROWS):
-                for row in batch:
-                    yield encode_row([_render(v) for v in row])
+            for row in cur:  # one at a time: rows may hold large attachments
+                yield encode_row([_render(v) for v in row])
         except sqlite3.OperationalError as error:
             if str(error).startswith("Could not decode to UTF-8"):  # the rest quotes it
                 raise SourceError(
