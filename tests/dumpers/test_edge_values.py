@@ -219,3 +219,26 @@ def test_mariadb_a_comment_naming_auto_increment_is_kept_as_text() -> None:
         assert rows(target, comment) == [("see AUTO_INCREMENT=99 in the runbook",)]
         run(target, ["INSERT INTO tickets (t) VALUES ('second')"])
         assert rows(target, "SELECT id FROM tickets ORDER BY id") == [(1,), (2,)]
+
+
+@pytest.mark.mariadb
+def test_mariadb_a_row_over_the_targets_packet_limit_gets_advice_on_it() -> None:
+    """A binary value travels as hex, twice its size: a target with a small
+    max_allowed_packet drops the statement, and the operator must learn which setting."""
+    with scratch_mariadb_database() as source, scratch_mariadb_database() as target:
+        run(
+            source,
+            [
+                "CREATE TABLE scans (id INT PRIMARY KEY, body LONGBLOB)",
+                "INSERT INTO scans VALUES (1, REPEAT(x'ab', 3000000))",
+            ],
+        )
+        snapshot, data, _ = dump_all(source)
+        [limit] = rows(target, "SELECT @@GLOBAL.max_allowed_packet")
+        run(target, ["SET GLOBAL max_allowed_packet = 4194304"])  # new sessions: 4 MiB
+        try:
+            with pytest.raises(SourceError, match="max_allowed_packet") as refused:
+                restore(target, snapshot, data)
+        finally:
+            run(target, [f"SET GLOBAL max_allowed_packet = {int(limit[0])}"])
+    assert "table scans: loading failed" in str(refused.value)

@@ -36,9 +36,12 @@ from retention_pipeline.adapters.dumpers.copy_text import (
 )
 from retention_pipeline.adapters.dumpers.mariadb_catalog import quote, read_snapshot
 from retention_pipeline.adapters.dumpers.session import Session
-from retention_pipeline.ports.source import Column, Phase, SchemaSnapshot, Table
+from retention_pipeline.ports.source import Column, Phase, SchemaSnapshot, SourceError, Table
 
 DATA_FORMAT = "mariadb-copy-text"
+# ER_NET_PACKET_TOO_LARGE, and the client's "server has gone away" / "lost connection",
+# which is how the server answers a statement over max_allowed_packet
+_PACKET_ERRNOS = frozenset({1153, 2006, 2013})
 BATCH_ROWS = 1000
 _BINARY_TYPES = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
 # Parameter encoders only: with no decoders, every value arrives as the server's text.
@@ -241,6 +244,14 @@ class MariaDBLoader(_MariaDB):
         except pymysql.MySQLError as error:
             with suppress(pymysql.MySQLError):  # its message must not replace the code below
                 self.conn.rollback()
+            if error.args and error.args[0] in _PACKET_ERRNOS:
+                raise SourceError(
+                    f"{self.endpoint.label}, table {table.name}: loading failed (errno "
+                    f"{error.args[0]}): the server refused or dropped a statement, most often "
+                    "a row larger than its max_allowed_packet (a binary value is sent as hex, "
+                    "twice its size); raise it on the target (SET GLOBAL max_allowed_packet = "
+                    "1073741824) and restore again with --force"
+                ) from None
             raise self.failure("loading", error, table.name) from None
 
     def set_sequences(self, snapshot: SchemaSnapshot) -> None:
