@@ -242,3 +242,22 @@ def test_mariadb_a_row_over_the_targets_packet_limit_gets_advice_on_it() -> None
         finally:
             run(target, [f"SET GLOBAL max_allowed_packet = {int(limit[0])}"])
     assert "table scans: loading failed" in str(refused.value)
+
+
+@pytest.mark.mariadb
+def test_mariadb_a_server_wide_ansi_quotes_mode_changes_nothing() -> None:
+    with scratch_mariadb_database() as source, scratch_mariadb_database() as target:
+        run(
+            source,
+            [
+                "CREATE TABLE codes (id INT PRIMARY KEY, label CHAR(8) DEFAULT 'n/a')",
+                "INSERT INTO codes VALUES (1, 'ab'), (2, DEFAULT)",
+            ],
+        )
+        [mode] = rows(source, "SELECT @@GLOBAL.sql_mode")
+        run(source, ["SET GLOBAL sql_mode = 'ANSI_QUOTES,PAD_CHAR_TO_FULL_LENGTH'"])
+        try:
+            round_trip(source, target)
+        finally:
+            run(source, [f"SET GLOBAL sql_mode = '{mode[0]}'"])
+        assert rows(target, "SELECT id, label FROM codes ORDER BY id") == [(1, "ab"), (2, "n/a")]

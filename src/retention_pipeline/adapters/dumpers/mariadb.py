@@ -109,7 +109,10 @@ class MariaDBDumper(_MariaDB):
     data_format = DATA_FORMAT
 
     def __init__(self, endpoint: Endpoint) -> None:
-        super().__init__(endpoint)
+        # Read under a fixed sql_mode, not the server's: ANSI_QUOTES would quote the
+        # CREATE text with "..." (which the restore session reads as strings) and
+        # PAD_CHAR_TO_FULL_LENGTH would pad CHAR values; no other mode changes what is read.
+        super().__init__(endpoint, "sql_mode = ''")
         try:
             with self.conn.cursor() as cur:
                 cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
