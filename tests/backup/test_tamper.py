@@ -395,3 +395,22 @@ def test_restore_refuses_the_installation_catalog_as_its_target(
     assert "the target database holds a retention-pipeline catalog" in run.err
     with closing(sqlite3.connect(other)) as copy:
         assert copy.execute("SELECT count(*) FROM recovery_points").fetchone() == (1,)
+
+
+def test_a_document_with_a_name_of_the_longest_length_is_restored(
+    home: BackupHome, databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 255-byte name is legal: the restore's temporary name must not be longer."""
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    longest = "Zephyrine-" + "n" * 241 + ".pdf"
+    assert len(longest.encode()) == 255
+    (docs / longest).write_bytes(b"%PDF long name")
+    restored = tmp_path / "restored"
+    with databases("sqlite") as source, databases("sqlite", filled=False) as target:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", documents=docs)
+        rp_id = home.back_up("acme-sas").id
+        run = home.cli("restore", rp_id, "--to", target, "--documents", str(restored))
+    assert run.rc == 0, run.err
+    assert tree(restored) == tree(docs)

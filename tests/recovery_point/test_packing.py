@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
 
 from retention_pipeline.envelope.manifest import Manifest, ManifestError
 from retention_pipeline.envelope.recovery_point import (
+    DocumentChangedError,
+    DocumentSource,
+    DocumentsUnreadableError,
     RecoveryPointReader,
     TableSource,
     documents_in,
@@ -144,3 +149,107 @@ def test_manifest_of_unknown_version_is_refused() -> None:
         Manifest.from_bytes(raw)
     with pytest.raises(ManifestError, match="malformed"):
         Manifest.from_bytes(b"{not json")
+
+
+def yield_listed(listed: list[DocumentSource]) -> None:
+    with tempfile.TemporaryFile() as scratch:
+        _, stream = pack(base_manifest(), None, [], listed, SealedSpool(scratch))
+        b"".join(stream)
+
+
+def test_documents_are_listed_in_path_order_without_links_or_pipes(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "a").mkdir(parents=True)
+    (docs / "a" / "b.txt").write_bytes(b"1")
+    (docs / "a-c.txt").write_bytes(b"2")
+    (docs / "link.txt").symlink_to(docs / "a-c.txt")
+    os.mkfifo(docs / "pipe")
+    assert [doc.path for doc in documents_in(docs)] == ["a/b.txt", "a-c.txt"]
+
+
+def test_a_folder_that_cannot_be_listed_fails_the_backup_without_its_path(
+    tmp_path: Path,
+) -> None:
+    """A folder the walk cannot enter (here: a path beyond the system's limit, which
+    even root cannot list) must fail the listing, never be left out in silence."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "kept.txt").write_bytes(b"kept")
+    deep = os.open(docs, os.O_RDONLY)
+    try:
+        for _ in range(25):  # 25 levels of 180 bytes: more than PATH_MAX
+            os.mkdir("Zephyrine-" + "d" * 170, dir_fd=deep)
+            inner = os.open("Zephyrine-" + "d" * 170, os.O_RDONLY, dir_fd=deep)
+            os.close(deep)
+            deep = inner
+        last = os.open("last.txt", os.O_WRONLY | os.O_CREAT, dir_fd=deep)
+        os.write(last, b"deep")
+        os.close(last)
+    finally:
+        os.close(deep)
+    with pytest.raises(DocumentsUnreadableError, match="could not be read in full") as refused:
+        documents_in(docs)
+    assert "Zephyrine" not in str(refused.value)
+
+
+def test_a_document_written_to_while_it_is_read_fails_the_backup(tmp_path: Path) -> None:
+    """A write that keeps the size would give a file that never existed (its start
+    from before the write, its end from after); the modification time tells."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    target = docs / "contract.pdf"
+    target.write_bytes(b"A" * (3 * 1024 * 1024))
+    [listed] = documents_in(docs)
+
+    def open_then_write() -> Any:
+        handle = listed.open()
+        real_read = handle.read
+        state = {"reads": 0}
+
+        def read(size: int = -1) -> bytes:
+            state["reads"] += 1
+            if state["reads"] == 2:  # another program rewrites the file mid-read
+                with target.open("r+b") as other:
+                    other.write(b"B" * (3 * 1024 * 1024))
+                later = target.stat().st_mtime_ns + 1_000_000_000
+                os.utime(target, ns=(later, later))
+            return real_read(size)
+
+        return _ReadHook(handle, read)
+
+    changed = DocumentSource(listed.path, open_then_write, listed.size)
+    with pytest.raises(DocumentChangedError, match="was replaced or written to while"):
+        yield_listed([changed])
+
+
+class _ReadHook(io.RawIOBase):
+    """A file object whose ``read`` is replaced, and whose descriptor is the file's."""
+
+    def __init__(self, handle: Any, read: Any) -> None:
+        self._handle = handle
+        self.read = read  # type: ignore[method-assign]
+
+    def fileno(self) -> int:
+        return int(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+
+@pytest.mark.parametrize("swap", ["symlink", "fifo"])
+def test_a_document_swapped_after_listing_is_never_read_through(tmp_path: Path, swap: str) -> None:
+    """Between listing and reading, a link to another client's file of the same size or
+    a pipe (which would block the read for ever) may take the document's place."""
+    docs, elsewhere = tmp_path / "docs", tmp_path / "other-client.txt"
+    docs.mkdir()
+    (docs / "note.txt").write_bytes(b"ours")
+    elsewhere.write_bytes(b"THEM")  # the same size: only the swap can tell
+    listed = documents_in(docs)
+    (docs / "note.txt").unlink()
+    if swap == "symlink":
+        (docs / "note.txt").symlink_to(elsewhere)
+    else:
+        os.mkfifo(docs / "note.txt")
+    with pytest.raises(DocumentChangedError, match="document documents/000000"):
+        yield_listed(listed)

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import IO, BinaryIO, NoReturn, cast
 
 import zstandard
 
@@ -44,6 +46,10 @@ ZSTD_LEVEL = 1
 READ_SIZE = 1024 * 1024
 
 
+class DocumentModifiedError(Exception):
+    """A document was replaced (another file, a link, a pipe) or written to while read."""
+
+
 class DocumentChangedError(RetentionError):
     """A document changed, moved or became unreadable between listing and packing.
 
@@ -57,6 +63,9 @@ class DocumentChangedError(RetentionError):
             then = "check that this worker may read every file of the folder, then retry"
         elif isinstance(cause, OSError):  # moved or deleted meanwhile, or an I/O error
             what = f"could not be read ({cause.strerror or type(cause).__name__})"
+            then = "retry the backup when the folder is not being written to"
+        elif isinstance(cause, DocumentModifiedError):
+            what = "was replaced or written to while it was read"
             then = "retry the backup when the folder is not being written to"
         else:
             what = "changed size while it was read"
@@ -85,22 +94,63 @@ class DocumentSource:
     size: int
 
 
-def documents_in(folder: Path) -> list[DocumentSource]:
-    """Every regular file under ``folder``, sorted; symlinks are not followed.
+class DocumentsUnreadableError(RetentionError):
+    """Part of the documents folder could not be listed; nothing is packed then.
 
-    Following a link could pack another client's files into this client's backup.
+    A folder that cannot be listed would otherwise be left out of the backup without a
+    word. The message gives the system's reason, never the path (names carry people's).
     """
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(
+            "the documents folder could not be read in full (a folder or file in it: "
+            f"{cause.strerror or type(cause).__name__}); nothing was stored: check that "
+            "this worker may list and read every folder and file in it, then retry"
+        )
+
+
+def documents_in(folder: Path) -> list[DocumentSource]:
+    """Every regular file under ``folder``, sorted; links and special files are skipped.
+
+    Following a link could pack another client's files into this client's backup. A
+    folder that cannot be listed or entered fails the listing (``DocumentsUnreadableError``)
+    instead of being skipped.
+    """
+
+    def refuse(error: OSError) -> NoReturn:
+        raise DocumentsUnreadableError(error) from None
+
     found: list[DocumentSource] = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_symlink() or not path.is_file():
-            continue
-        rel = path.relative_to(folder).as_posix()
-        found.append(DocumentSource(rel, partial(_open_binary, path), path.stat().st_size))
-    return found
+    for root, _, files in os.walk(folder, onerror=refuse):
+        for name in files:
+            path = Path(root, name)
+            try:
+                listed = path.lstat()
+            except OSError as error:
+                refuse(error)
+            if not stat.S_ISREG(listed.st_mode):
+                continue  # a symbolic link, a pipe, a socket, a device
+            rel = path.relative_to(folder).as_posix()
+            found.append(DocumentSource(rel, partial(_open_listed, path, listed), listed.st_size))
+    return sorted(found, key=lambda doc: doc.path.split("/"))
 
 
-def _open_binary(path: Path) -> BinaryIO:
-    return path.open("rb")
+def _open_listed(path: Path, listed: os.stat_result) -> BinaryIO:
+    """Open the very file that was listed: not a link, a pipe or another file put there.
+
+    ``O_NOFOLLOW`` refuses a link put in its place (it could point at another client's
+    file), ``O_NONBLOCK`` keeps a pipe from blocking the open, and the device and inode
+    must be the listed ones.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    opened = os.fstat(fd)
+    if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (
+        listed.st_dev,
+        listed.st_ino,
+    ):
+        os.close(fd)
+        raise DocumentModifiedError
+    return os.fdopen(fd, "rb")
 
 
 def _table_member_name(table_number: int, index: int) -> str:
@@ -124,9 +174,24 @@ class _Digest:
 
 
 def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    """The file's bytes; a file written to while it was read fails (it would be torn).
+
+    Its size is checked by the tar member; a write that keeps the size shows in the
+    modification time, compared before and after the read.
+    """
     with handle:
+        before = _modified(handle)
         while block := handle.read(READ_SIZE):
             yield block
+        if _modified(handle) != before:
+            raise DocumentModifiedError
+
+
+def _modified(handle: BinaryIO) -> int | None:
+    try:
+        return os.fstat(handle.fileno()).st_mtime_ns
+    except (OSError, io.UnsupportedOperation):  # not a file of the system (a test's bytes)
+        return None
 
 
 def pack(
@@ -186,7 +251,7 @@ def pack(
             chunks = _counted(_file_chunks(doc.open()), count)
             for piece in tarstream.file_member(name, doc.size, digest.watch(chunks)):
                 writer.write(piece)
-        except (OSError, tarstream.MemberSizeError) as error:
+        except (OSError, tarstream.MemberSizeError, DocumentModifiedError) as error:
             raise DocumentChangedError(name, number, error) from None
         docs.append(DocumentEntry(doc.path, name, doc.size, digest.sha.hexdigest()))
     writer.flush(zstandard.FLUSH_FRAME)

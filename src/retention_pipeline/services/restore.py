@@ -23,6 +23,7 @@ anything and before the ``--documents`` folder is made.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -278,13 +279,20 @@ class RestoreService:
                     f"document {doc.member} would overwrite an existing file in {folder}; "
                     "restore into an empty folder or pass --force"
                 )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
+            # a short temporary name: the document's own may already be 255 bytes long
+            partial = target.with_name(f".rp-{uuid.uuid4().hex}.partial")
             try:
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with partial.open("wb") as handle:
                     for chunk in data:
                         handle.write(chunk)
                 partial.replace(target)
+            except OSError as error:  # its text names the path, which may name a person
+                raise InvalidInputError(
+                    f"--documents {folder}: document {doc.member} could not be written "
+                    f"({error.strerror or type(error).__name__}); give a folder this user "
+                    "may write, with room for the documents"
+                ) from None
             finally:
                 partial.unlink(missing_ok=True)
 
@@ -366,6 +374,11 @@ def _make_folder(folder: Path) -> None:
             f"--documents {folder}: cannot create the folder ({error.strerror}); "
             "give a folder this user may write"
         ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidInputError(
+            f"--documents {folder}: this user may not write into the folder; give a "
+            "folder this user may write"
+        )
 
 
 def _refuse_non_folder(path: Path, folder: Path, member: str | None = None) -> None:
