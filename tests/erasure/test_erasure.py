@@ -103,8 +103,12 @@ def test_certificate_holds_no_personal_data_and_the_catalog_forgets_it(
         assert version.document["display_name"] is None
         assert version.document["purpose"] is None
         assert version.document["contract"]["reference"] is None
+        assert version.document["erasure"]["certificate_to"] == []
+        if version.document["source"].get("documents"):
+            assert version.document["source"]["documents"]["path"] == "erased"
         assert all(c["old"] is None and c["new"] is None for c in version.changes
-                   if c["path"] in ("display_name", "purpose", "contract.reference"))  # fmt: skip
+                   if c["path"] in ("display_name", "purpose", "contract.reference",
+                                    "erasure.certificate_to", "source.documents.path"))  # fmt: skip
     assert home.cli("log", "verify").rc == 0  # scrubbing left the evidence chain intact
 
 
@@ -171,3 +175,17 @@ def test_a_second_person_must_approve(home: ErasureHome) -> None:
     email = home.erase(approver="jeanne.dupont@example.com")
     assert email.rc == 2 and "not a staff id" in email.err and "jeanne" not in email.err
     assert home.listed("s3") and home.installation().catalog.list_certificates() == []
+
+
+def test_erase_refuses_a_request_reference_that_is_a_name_or_an_address(
+    home: ErasureHome,
+) -> None:
+    """The reference is kept in the catalog for good: a ticket number, not free text."""
+    run = home.cli(
+        "erase", CLIENT, "--trigger", "client_request", "--requested-by", "staff-0001",
+        "--request-ref", "Jean Dupont <jean.dupont@example.test>",
+    )  # fmt: skip
+    assert run.rc == 2
+    assert "not a reference" in run.err
+    assert "Dupont" not in run.err and "example.test" not in run.err
+    assert home.installation().catalog.list_erasure_requests() == []

@@ -35,6 +35,16 @@ def staff_id(value: str) -> str:
     return value
 
 
+def reference(value: str) -> str:
+    """A ticket or request reference (a number or code, never a name or an e-mail)."""
+    if not STAFF_ID.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            "not a reference: use 1 to 128 characters of letters, digits and ._:+/-, "
+            "starting with a letter or digit (a ticket number, not a name or an e-mail address)"
+        )
+    return value
+
+
 def known_client(catalog: Catalog, client: str | None) -> str | None:
     """``client`` unchanged if the catalog knows it (or none was given); else exit 2.
 

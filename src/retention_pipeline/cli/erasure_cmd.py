@@ -7,13 +7,11 @@ whether a gate would refuse, and deletes nothing.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any, get_args
 
 from retention_pipeline import bootstrap
 from retention_pipeline.cli import arguments, certificate_cmd
 from retention_pipeline.cli.output import print_json, print_table
-from retention_pipeline.domain.erasure import ErasureRefusedError
 from retention_pipeline.ports.catalog import ErasureTrigger
 from retention_pipeline.services.erasure import ErasureOutcome
 
@@ -31,7 +29,13 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     erase.add_argument(
         "--approved-by", default=None, metavar="ID", type=arguments.staff_id, help="second staff id"
     )
-    erase.add_argument("--request-ref", default=None, metavar="REF", help="ticket reference")
+    erase.add_argument(
+        "--request-ref",
+        default=None,
+        metavar="REF",
+        type=arguments.reference,
+        help="ticket reference (an id, not a name)",
+    )
     erase.add_argument("--dry-run", action="store_true", help="print the scope, delete nothing")
     erase.add_argument("--json", action="store_true", help="print JSON")
     erase.set_defaults(handler=run_erase)
@@ -41,19 +45,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 def run_erase(args: argparse.Namespace) -> int:
     """Run (or preview) one client's erasure."""
     service = bootstrap.load_installation(args.home).erasure_service()
-    try:
-        outcome = service.erase(
-            args.client,
-            trigger=args.trigger,
-            requested_by=args.requested_by,
-            approved_by=args.approved_by,
-            request_ref=args.request_ref,
-            dry_run=args.dry_run,
-        )
-    except ErasureRefusedError as refusal:
-        if refusal.hold_reason:  # for the operator at this terminal only, never logged
-            print(f"legal hold reason: {refusal.hold_reason}", file=sys.stderr)
-        raise
+    outcome = service.erase(
+        args.client,
+        trigger=args.trigger,
+        requested_by=args.requested_by,
+        approved_by=args.approved_by,
+        request_ref=args.request_ref,
+        dry_run=args.dry_run,
+    )
     if args.json:
         print_json(outcome)
     elif outcome.dry_run:

@@ -93,7 +93,6 @@ class ErasureRefusedError(RefusedError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-        self.hold_reason: str | None = None
 
 
 def check_staff_id(value: str | None, what: str) -> None:

@@ -208,6 +208,14 @@ class ErasureService:
     def _save(self, request: ErasureRequest, status: str, record: ErasureRecord) -> None:
         self.catalog.update_erasure_request(request.id, status=status, details=record.to_details())
 
+    def _earlier_destinations(self, request: ErasureRequest) -> list[str]:
+        earlier = [
+            c
+            for c in self.catalog.list_certificates(request.client_id)
+            if c.erasure_request_id == request.id
+        ]
+        return list(dict.fromkeys(d for c in earlier for d in c.delivered_to))
+
     def _certify(
         self,
         policy: ClientPolicy,
@@ -217,7 +225,9 @@ class ErasureService:
         now: datetime,
         airflow_run_id: str | None,
     ) -> ErasureOutcome:
-        destinations = list(policy.erasure.certificate_to)
+        # the erasure scrubbed certificate_to from the catalog's policy versions: a
+        # superseding certificate goes where this request's earlier ones went
+        destinations = list(policy.erasure.certificate_to) or self._earlier_destinations(request)
         issued = self.issuer.issue(
             request, record, residual, destinations, now=now, airflow_run_id=airflow_run_id
         )
@@ -278,9 +288,7 @@ def gates(policy: ClientPolicy, requested_by: str, approved_by: str | None) -> N
             "legal_hold.active, reason in legal_hold.reason); nothing was deleted; lift the "
             "hold in the policy and apply it before erasing",
         )
-        # Kept off the message (it may name people): the CLI shows it to its operator.
-        refusal.hold_reason = policy.legal_hold.reason
-        raise refusal
+        raise refusal  # the reason stays in the policy file: it may name people
     rules.approval_gate(policy.erasure.approval, requested_by, approved_by)
 
 

@@ -36,20 +36,32 @@ from retention_pipeline.ports.catalog import (
     NewCertificate,
 )
 
-# Dotted paths of the order form's personal fields (see domain.documents.PERSONAL_FIELDS).
-PERSONAL_PATHS = ("display_name", "purpose", "contract.reference", "legal_hold.reason")
+# Dotted paths of the order form's personal fields (see domain.documents.PERSONAL_FIELDS),
+# with what each becomes: null where the field is optional, else a value of its type
+# that still validates (a documents folder and certificate destinations often carry the
+# client's or a person's name).
+ERASED_FOLDER = "erased"
+_SCRUBBED: dict[str, Any] = {
+    "display_name": None,
+    "purpose": None,
+    "contract.reference": None,
+    "legal_hold.reason": None,
+    "source.documents.path": ERASED_FOLDER,
+    "erasure.certificate_to": [],
+}
+PERSONAL_PATHS = tuple(_SCRUBBED)
 
 
 def scrub_document(document: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a policy document with every personal path set to null (if present)."""
+    """A copy of a policy document with every personal path replaced (if present)."""
     copy: dict[str, Any] = json.loads(json.dumps(document))
-    for path in PERSONAL_PATHS:
+    for path, erased in _SCRUBBED.items():
         *parents, leaf = path.split(".")
         node: Any = copy
         for name in parents:
             node = node.get(name) if isinstance(node, dict) else None
-        if isinstance(node, dict) and node.get(leaf) is not None:
-            node[leaf] = None
+        if isinstance(node, dict) and node.get(leaf) not in (None, erased):
+            node[leaf] = erased
     return copy
 
 
