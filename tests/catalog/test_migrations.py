@@ -107,3 +107,16 @@ def test_bad_urls_are_config_errors(tmp_path: Path) -> None:
         open_catalog("sqlite://")
     with pytest.raises(ConfigError, match="not a database URL"):
         open_catalog("not a url", base_dir=tmp_path)
+
+
+def test_an_unreachable_catalog_is_named_without_its_password() -> None:
+    """The URL may come from RETENTION_CATALOG_URL, which retention.yaml's rules (no
+    password in the file) do not reach: the message must mask both places it can sit."""
+    for url in (
+        "postgresql+psycopg://cat:SeCr3tPw@127.0.0.1:9/catalog",
+        "postgresql+psycopg://cat@127.0.0.1:9/catalog?password=SeCr3tPw&sslmode=disable",
+    ):
+        with pytest.raises(ConfigError, match="cannot open it") as refused:
+            open_catalog(url).close()
+        assert "SeCr3tPw" not in str(refused.value)
+        assert "127.0.0.1:9/catalog" in str(refused.value)

@@ -42,6 +42,16 @@ _PG_MIGRATION_LOCK = 0x52_45_54_45_4E_54_49_4F
 _DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
 
 
+# Query parameters that carry a secret (libpq's password=, a driver's ssl key password).
+_SECRET_QUERY = frozenset({"password", "passwd", "pwd", "sslpassword", "secret", "token"})
+
+
+def shown(url: URL) -> str:
+    """The URL for a message: its password masked, in the user part or in the query."""
+    masked = {k: ("***" if k.lower() in _SECRET_QUERY else v) for k, v in url.query.items()}
+    return url.set(query=masked).render_as_string(hide_password=True)
+
+
 def catalog_url(url: str, base_dir: Path | None = None) -> URL:
     """Parse ``url``, pick the installed driver, and anchor a relative SQLite path."""
     try:
@@ -175,7 +185,7 @@ class CatalogMissingError(ConfigError):
 
     def __init__(self, url: URL) -> None:
         super().__init__(
-            f"catalog {url.render_as_string(hide_password=True)}: does not exist (no file, "
+            f"catalog {shown(url)}: does not exist (no file, "
             "or no catalog tables); nothing was done. A new installation gets its catalog "
             "from `retention-pipeline policy apply`. If this one had a catalog, restore it "
             "from its backup or correct `catalog` in retention.yaml: an empty catalog would "
@@ -188,7 +198,7 @@ def unreadable_catalog(url: URL, exc: DatabaseError) -> ConfigError:
     message = str(exc.orig or exc).strip()
     first = message.splitlines()[0] if message else type(exc).__name__
     return ConfigError(
-        f"catalog {url.render_as_string(hide_password=True)}: cannot be read as a catalog "
+        f"catalog {shown(url)}: cannot be read as a catalog "
         f"({first}); restore it from its backup, or correct `catalog` in retention.yaml"
     )
 
@@ -255,6 +265,6 @@ def connection_problem(url: URL, exc: OperationalError) -> ConfigError:
     """A ConfigError naming the catalog (password hidden) and the driver's first line."""
     first = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc) else ""
     return ConfigError(
-        f"catalog {url.render_as_string(hide_password=True)}: cannot open it ({first}); "
+        f"catalog {shown(url)}: cannot open it ({first}); "
         "check that the server answers and the catalog URL in retention.yaml"
     )
