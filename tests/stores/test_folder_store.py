@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from retention_pipeline.adapters.folder_store import FolderStore
-from retention_pipeline.ports.store import InvalidKeyError
+from retention_pipeline.ports.store import InvalidKeyError, StoreError
 
 
 @pytest.fixture
@@ -53,3 +53,14 @@ def test_deleting_the_last_object_removes_its_folders(store: FolderStore) -> Non
     store.delete_version("client-a/2026/rp", "null")
     assert sorted(p.name for p in store.root.iterdir()) == [".meta", ".uploads"]
     assert list((store.root / ".meta").iterdir()) == []
+
+
+def test_a_write_that_fails_is_a_store_error_that_names_no_folder(tmp_path: Path) -> None:
+    """Certificate destinations are folder stores whose path often names the client:
+    a failed write must not print it (nor end in a traceback)."""
+    blocker = tmp_path / "Zephyrine-Canari"
+    blocker.write_text("a file where the folder should be")
+    store = FolderStore("certificates", blocker / "certs", None)
+    with pytest.raises(StoreError, match=r"writing cert-1\.pdf failed") as failed:
+        store.put("cert-1.pdf", [b"%PDF"])
+    assert "Zephyrine" not in str(failed.value)

@@ -42,6 +42,7 @@ from retention_pipeline.ports.store import (
     ObjectVersion,
     StoreCapabilities,
     StoredObject,
+    StoreError,
     StorePermissionError,
     UnfinishedUpload,
     check_key,
@@ -125,6 +126,19 @@ class FolderStore:
         target = self._path(key)
         if lock is not None:
             raise self._no_lock("put with a retention lock")
+        try:
+            return self._put(target, key, data, storage_class)
+        except OSError as error:  # its text names the folder, which may name a client
+            kind = StorePermissionError if isinstance(error, PermissionError) else StoreError
+            raise kind(
+                f"store {self.name!r}: writing {key} failed "
+                f"({error.strerror or type(error).__name__}); check that this worker may "
+                "write to the store's folder and that its disk has room"
+            ) from None
+
+    def _put(
+        self, target: Path, key: str, data: BinaryIO | Iterable[bytes], storage_class: str | None
+    ) -> StoredObject:
         uploads = self.root / UPLOADS_DIR
         uploads.mkdir(parents=True, exist_ok=True)
         upload_id = uuid.uuid4().hex
