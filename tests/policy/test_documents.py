@@ -53,6 +53,11 @@ def test_problem_values_of_personal_fields_and_secrets_are_redacted() -> None:
         (("source", "database", "url"), "postgresql://db/acme"),
         (("anything",), "https://user:pw@host/"),
         (("anything",), "AGE-SECRET-KEY-1ABC"),
+        # a scalar where a section of personal fields belongs, and anything like an address
+        (("contract",), "BC Jean Dupont"),
+        (("legal_hold",), "Dupont dispute"),
+        (("erasure",), "send it to Jean"),
+        (("client",), "jean.dupont@example.test"),
     ]
     for path, value in cases:
         assert Problem.about("p.yaml", 1, path, "bad", "fix", value).got == "<redacted>"

@@ -31,6 +31,7 @@ REDACTED = "<redacted>"
 PERSONAL_FIELDS = frozenset(
     {"display_name", "purpose", "reference", "reason", "certificate_to", "documents"}
 )
+_PERSONAL_SECTIONS = frozenset({"contract", "legal_hold", "erasure", "source"})
 _SECRET_KEYS = frozenset({"password", "passwd", "pwd", "secret", "token", "url", "dsn"})
 _SECRET_VALUE = re.compile(
     r"(://[^/@\s]*:[^/@\s]*@)|(AGE-SECRET-KEY-)|(PRIVATE KEY)|(password=)|(secret=)", re.I
@@ -59,7 +60,10 @@ def show_value(path: FieldPath, value: object) -> str:
     # A store URL is an address; a source or connection URL carries a database password.
     if secret_key and path[-1] == "url":
         secret_key = path[0] in ("source", "connections")
-    if names & PERSONAL_FIELDS or secret_key or looks_secret(value):
+    # a scalar where a section holding personal fields belongs is likely one of them
+    misplaced = bool(path) and path[-1] in _PERSONAL_SECTIONS and not isinstance(value, dict)
+    emailish = isinstance(value, str) and "@" in value  # no policy value has one
+    if names & PERSONAL_FIELDS or secret_key or looks_secret(value) or misplaced or emailish:
         return REDACTED
     if isinstance(value, dict):
         return "a mapping"
