@@ -153,3 +153,17 @@ def test_with_json_a_refused_argument_is_json_on_stdout_too(
         "exit_code": 2,
     }
     assert "not a client id" in captured.err
+
+
+def test_a_file_error_nothing_translated_is_one_line_without_the_path(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(args: argparse.Namespace) -> int:
+        raise PermissionError(13, "Permission denied", "/srv/crm/Jeanne Martin/contrat.pdf")
+
+    monkeypatch.setattr(backup_cmd, "run_points", unreadable)
+    code, out, err = run(capsys, "points", "--home", str(home), "--json")
+    assert code == 1
+    assert err.startswith("error: a file or network operation failed (Permission denied)")
+    assert "Jeanne" not in err + out and "Traceback" not in err
+    assert json.loads(out)["ok"] is False

@@ -120,6 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as error:  # a file or socket nothing above translated
+        # its text and traceback name the file, and client folders are often people's names
+        message = (
+            f"a file or network operation failed ({error.strerror or type(error).__name__}); "
+            "the file is not named here, as its path may name a person: check the folders "
+            "this command reads and writes"
+        )
+        print(f"error: {message}", file=sys.stderr)
+        if as_json:
+            _json_error(message, 1)
+        return 1
     except Exception as error:
         if not type(error).__module__.startswith("sqlalchemy."):
             raise
