@@ -85,3 +85,11 @@ def test_plans_hide_the_values_of_the_same_personal_fields_as_problem_lines() ->
         assert Problem.about("p.yaml", 1, tuple(path.replace("[0]", "").split(".")), "bad", "fix",
                              "Jeanne Dupont, litige").got == "<redacted>"  # fmt: skip
     assert shown_value("backup.retention.max_age", "35d") == "35d"
+
+
+def test_a_document_nested_thousands_deep_is_a_problem_not_a_crash() -> None:
+    parsed = parse_yaml("a: " + "[" * 5000 + "]" * 5000 + "\n", "p.yaml")
+    assert [str(p) for p in parsed.problems] == [
+        "p.yaml:1: -: is nested too deeply to be a policy; "
+        "fix the YAML syntax (indentation, quotes, a missing ':')"
+    ]

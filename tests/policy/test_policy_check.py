@@ -216,3 +216,12 @@ def test_load_policies_reads_every_file_and_refuses_a_client_twice(tmp_path: Pat
 def test_load_policies_names_a_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such policies folder"):
         load_policies(tmp_path / "nowhere", SETTINGS)
+
+
+def test_a_display_name_longer_than_the_catalog_keeps_is_refused_at_its_line() -> None:
+    """Found before the plan: the catalog's column holds 200 characters."""
+    long_name = "Jeanne " * 40
+    text = GOOD_POLICY.replace("display_name: ACME SAS", f"display_name: {long_name.strip()}")
+    _, problems = check_policy_text(text, F, SETTINGS)
+    assert [p.path for p in problems] == ["display_name"]
+    assert "Jeanne" not in str(problems[0])

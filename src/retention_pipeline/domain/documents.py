@@ -191,6 +191,8 @@ def parse_yaml(text: str, filename: str) -> ParsedDocument:
     """
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        return _unparsable(filename, 1, "is nested too deeply to be a policy")
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -201,7 +203,10 @@ def parse_yaml(text: str, filename: str) -> ParsedDocument:
     if root is None:
         return ParsedDocument(filename, None, {(): 1})
     builder = _Builder(filename)
-    data = builder.build(root, ())
+    try:
+        data = builder.build(root, ())
+    except RecursionError:  # thousands of nested [ or {: no policy looks like that
+        return _unparsable(filename, 1, "is nested too deeply to be a policy")
     return ParsedDocument(filename, data, builder.lines, builder.problems)
 
 

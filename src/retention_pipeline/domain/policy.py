@@ -210,7 +210,9 @@ class ClientPolicy(_Section):
     """One client's order form. Absent sections mean the option is off."""
 
     client: ClientId = Field(description="Opaque client id; the file is policies/<client>.yaml")
-    display_name: str | None = Field(None, repr=False, description="Client name (personal)")
+    display_name: str | None = Field(
+        None, max_length=200, repr=False, description="Client name (personal)"
+    )
     contract: Contract = Field(default_factory=Contract, description="The order form")
     source: Source = Field(default_factory=Source, description="Which data is covered")
     backup: Backup = Field(default_factory=Backup, description="The regular backups option")
