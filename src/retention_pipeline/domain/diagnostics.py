@@ -35,6 +35,7 @@ _TABLE: dict[str, tuple[str, str, bool]] = {
     "bool_parsing": ("must be true or false", "write true or false", True),
     "string_type": ("must be text", "write it as text, in quotes if needed", True),
     "string_too_short": ("must not be empty", "write a value or remove the field", False),
+    "string_too_long": ("is too long", "shorten it (the field's maximum is in the schema)", True),
     "model_type": ("must be a mapping of fields", "write 'field: value' lines under it", True),
     "model_attributes_type": ("must be a mapping of fields", "write 'field: value' lines", True),
     "dict_type": ("must be a mapping of names", "write 'name: {...}' lines under it", True),
