@@ -99,6 +99,10 @@ def test_mariadb_floats_percent_names_and_lax_mode_values_come_back_exactly() ->
             ["CREATE TABLE paths (id INT PRIMARY KEY, p VARCHAR(10) CHARACTER SET sjis)"],
             "table paths: column p uses the character set sjis",
         ),
+        (
+            ["CREATE TABLE notes (id INT PRIMARY KEY, `line\nbreak` TEXT)"],
+            "a table or column name holds a line break",
+        ),
     ],
 )
 def test_mariadb_schemas_a_restore_could_not_recreate_are_refused(

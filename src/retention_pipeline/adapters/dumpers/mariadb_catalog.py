@@ -134,6 +134,11 @@ def read_snapshot(cur: Any, version: str) -> SchemaSnapshot:
     for table, name, type_, nullable, default, extra, charset in cur.fetchall():
         if table not in columns:
             continue  # a view's column
+        if any(mark in table + name for mark in "\r\n"):
+            raise SourceError(
+                "a table or column name holds a line break, which the MariaDB dumper cannot "
+                "carry (it reads the server's CREATE TABLE text line by line); rename it"
+            )
         if charset is not None and charset.lower() not in _SAFE_CHARSETS:
             raise SourceError(
                 f"table {table}: column {name} uses the character set {charset}, some of "
