@@ -414,3 +414,26 @@ def test_a_document_with_a_name_of_the_longest_length_is_restored(
         run = home.cli("restore", rp_id, "--to", target, "--documents", str(restored))
     assert run.rc == 0, run.err
     assert tree(restored) == tree(docs)
+
+
+def test_a_link_in_the_documents_folder_is_replaced_never_written_through(
+    home: BackupHome, databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = make_documents(tmp_path / "documents")
+    restored, keep = tmp_path / "restored", tmp_path / "someone-else.txt"
+    keep.write_bytes(b"not to be overwritten")
+    restored.mkdir()
+    (restored / "scan.bin").symlink_to(keep)  # stands where a document goes
+    (restored / "empty.txt").symlink_to(tmp_path / "nowhere")  # dangling
+    with databases("sqlite") as source, databases("sqlite", filled=False) as target:
+        monkeypatch.setenv("BT_CRM_A_URL", source)
+        home.policy("acme-sas", documents=docs)
+        rp_id = home.back_up("acme-sas").id
+        args = ("restore", rp_id, "--to", target, "--documents", str(restored))
+        refused = home.cli(*args)
+        assert refused.rc == 3 and "would overwrite an existing file" in refused.err
+        run = home.cli(*args, "--force")
+    assert run.rc == 0, run.err
+    assert keep.read_bytes() == b"not to be overwritten"
+    assert not (restored / "scan.bin").is_symlink() and not (restored / "empty.txt").is_symlink()
+    assert tree(restored) == tree(docs)

@@ -274,7 +274,7 @@ class RestoreService:
                 drain(data)
                 continue
             target = _inside(folder, doc.path, doc.member)
-            if target.exists() and not force:
+            if os.path.lexists(target) and not force:
                 raise RefusedError(
                     f"document {doc.member} would overwrite an existing file in {folder}; "
                     "restore into an empty folder or pass --force"
@@ -335,7 +335,7 @@ def _check_documents_target(reader: RecoveryPointReader, folder: Path | None, fo
                 f"document {doc.member} would replace a folder in {folder}; restore into an "
                 "empty folder"
             )
-        if target.exists() and not force:
+        if os.path.lexists(target) and not force:
             raise RefusedError(
                 f"document {doc.member} would overwrite an existing file in {folder}; "
                 "restore into an empty folder or pass --force"
@@ -403,13 +403,20 @@ def _refuse_non_folder(path: Path, folder: Path, member: str | None = None) -> N
 
 
 def _inside(folder: Path, relative: str, member: str) -> Path:
+    """Where a document goes: its folder resolved inside ``folder``, its name as stored.
+
+    The name itself is not resolved: a link already standing there is replaced by the
+    document (with ``--force``), never written through to whatever it points at.
+    """
     root = folder.resolve()
-    target = (root / relative).resolve()
-    if not target.is_relative_to(root) or target == root:
+    joined = root / relative
+    parent = joined.parent.resolve()
+    if not parent.is_relative_to(root) or joined.name in ("", ".", ".."):
         raise RecoveryPointCorruptError(
-            f"document {member}: its path leaves the documents folder; refusing to write it"
+            f"document {member}: its path leads outside the documents folder (a '..' in "
+            "it, or a link in the folder); refusing to write it"
         )
-    return target
+    return parent / joined.name
 
 
 def _report(rp: RecoveryPoint, reader: RecoveryPointReader, problems: list[str]) -> ReadReport:
