@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from retention_pipeline.domain.ids import CLIENT_ID, CLIENT_ID_HINT, STAFF_ID
+from retention_pipeline.domain.ids import CLIENT_ID, CLIENT_ID_HINT, OPAQUE_ID_ALPHABET, STAFF_ID
 from retention_pipeline.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -27,20 +27,19 @@ def client_id(value: str) -> str:
 
 def staff_id(value: str) -> str:
     """A staff id (an account name or number, never a person's name or e-mail)."""
-    if not STAFF_ID.fullmatch(value):
-        raise argparse.ArgumentTypeError(
-            "not a staff id: use 1 to 128 characters of letters, digits and ._:+/-, "
-            "starting with a letter or digit (an account id, not a name or an e-mail address)"
-        )
-    return value
+    return _opaque_id(value, "staff id", "an account id")
 
 
 def reference(value: str) -> str:
     """A ticket or request reference (a number or code, never a name or an e-mail)."""
+    return _opaque_id(value, "reference", "a ticket number")
+
+
+def _opaque_id(value: str, what: str, example: str) -> str:
     if not STAFF_ID.fullmatch(value):
         raise argparse.ArgumentTypeError(
-            "not a reference: use 1 to 128 characters of letters, digits and ._:+/-, "
-            "starting with a letter or digit (a ticket number, not a name or an e-mail address)"
+            f"not a {what}: use 1 to 128 characters of {OPAQUE_ID_ALPHABET} "
+            f"({example}, not a name or an e-mail address)"
         )
     return value
 

@@ -19,7 +19,7 @@ from typing import Any
 from retention_pipeline import bootstrap
 from retention_pipeline.cli import arguments
 from retention_pipeline.cli.output import print_json, print_table
-from retention_pipeline.domain.ids import STAFF_ID
+from retention_pipeline.domain.ids import OPAQUE_ID_ALPHABET, STAFF_ID
 from retention_pipeline.domain.policy import policy_json_schema
 from retention_pipeline.domain.policy_plan import ClientPlan, shown_value
 from retention_pipeline.errors import InvalidInputError, NotFoundError, RefusedError
@@ -103,8 +103,7 @@ def run_apply(args: argparse.Namespace) -> int:
     actor = args.actor or getpass.getuser()
     if not STAFF_ID.fullmatch(actor):  # e.g. an SSSD login "first.last@corp.example"
         raise InvalidInputError(
-            "the login name is not a staff id (letters, digits and ._:+/-, starting with "
-            "a letter or digit), and it "
+            f"the login name is not a staff id ({OPAQUE_ID_ALPHABET}), and it "
             "would be kept in the evidence log; pass --actor ID"
         )
     apply_and_report(

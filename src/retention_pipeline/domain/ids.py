@@ -15,4 +15,5 @@ CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 # Staff ids, request references, certificate ids: letters, digits and ._:+/- only, so a
 # person's name or an e-mail address cannot pass for one.
 OPAQUE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:+/-]{0,127}$"
+OPAQUE_ID_ALPHABET = "letters, digits and ._:+/-, starting with a letter or digit"
 STAFF_ID = re.compile(OPAQUE_ID_PATTERN)
