@@ -112,11 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except RetentionError as error:
-        for line in str(error).splitlines() or [type(error).__name__]:
-            print(f"error: {line}" if not _is_located(line) else line, file=sys.stderr)
-        if as_json:
-            _json_error(str(error), error.exit_code)
-        return error.exit_code
+        return _failed(str(error), error.exit_code, as_json, blank=type(error).__name__)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -127,20 +123,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             "the file is not named here, as its path may name a person: check the folders "
             "this command reads and writes"
         )
-        print(f"error: {message}", file=sys.stderr)
-        if as_json:
-            _json_error(message, 1)
-        return 1
+        return _failed(message, 1, as_json)
     except Exception as error:
         if not type(error).__module__.startswith("sqlalchemy."):
             raise
-        message = _catalog_failure(error)
-        print(f"error: {message}", file=sys.stderr)
-        if as_json:
-            _json_error(message, 1)
-        return 1
+        return _failed(_catalog_failure(error), 1, as_json)
     finally:
         release_heap()
+
+
+def _failed(message: str, code: int, as_json: bool, *, blank: str = "") -> int:
+    """Print ``message`` on stderr (``blank`` if it is empty), and as JSON on stdout with
+    ``--json``; return ``code``."""
+    for line in message.splitlines() or [blank]:
+        print(f"error: {line}" if not _is_located(line) else line, file=sys.stderr)
+    if as_json:
+        _json_error(message, code)
+    return code
 
 
 def _json_error(message: str, code: int) -> None:
