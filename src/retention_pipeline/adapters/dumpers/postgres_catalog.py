@@ -182,7 +182,7 @@ def _refuse_unrestorable(conn: psycopg.Connection[Any], oids: list[int]) -> None
             "does not recreate functions yet, so a restore could not create the table: "
             "ask for functions to be supported"
         )
-    secured = [name for (name,) in conn.execute(_ROW_SECURITY, (oids,)).fetchall()]
+    secured = _table_names(conn, _ROW_SECURITY, oids)
     if secured:
         raise SourceError(
             f"table {', '.join(secured)}: row-level security is on or has policies, which "
@@ -198,19 +198,24 @@ def _refuse_unrestorable(conn: psycopg.Connection[Any], oids: list[int]) -> None
             "dumper does not install on a restore, so the restore would fail after loading "
             "the rows: ask for extensions to be supported"
         )
-    empty = [name for (name,) in conn.execute(_NO_COLUMNS, (oids,)).fetchall()]
+    empty = _table_names(conn, _NO_COLUMNS, oids)
     if empty:
         raise SourceError(
             f"table {', '.join(empty)}: a table without columns cannot be restored through "
             "COPY; drop it or give it a column"
         )
-    inheriting = [name for (name,) in conn.execute(_INHERITING, (oids,)).fetchall()]
+    inheriting = _table_names(conn, _INHERITING, oids)
     if inheriting:
         raise SourceError(
             f"table {', '.join(inheriting)}: table inheritance is not supported by the "
             "PostgreSQL dumper yet (a parent's dump would include its children's rows); "
             "ask for it to be supported"
         )
+
+
+def _table_names(conn: psycopg.Connection[Any], query: str, oids: list[int]) -> list[str]:
+    """The table names a one-column check query finds among ``oids`` (none: it passed)."""
+    return [name for (name,) in conn.execute(query, (oids,)).fetchall()]
 
 
 def _refuse_large_objects(conn: psycopg.Connection[Any]) -> None:
@@ -267,7 +272,7 @@ def read_snapshot(conn: psycopg.Connection[Any], schema: str, version: str) -> S
                 )
             type_ = f"{type_} COLLATE {collation}"
         columns[rel].append(Column(name, type_, not notnull, default, _IDENTITY.get(identity)))
-    pks: dict[int, tuple[str | None, tuple[str, ...], str | None]] = {}
+    keyed: dict[int, dict[str, Any]] = {}  # a table's primary key fields, where it has one
     uniques: dict[int, list[UniqueConstraint]] = {oid: [] for oid in oids}
     checks: dict[int, list[CheckConstraint]] = {oid: [] for oid in oids}
     fks = []
@@ -275,7 +280,11 @@ def read_snapshot(conn: psycopg.Connection[Any], schema: str, version: str) -> S
         _CONSTRAINTS, (oids,)
     ):
         if kind == "p":
-            pks[rel] = (name, tuple(keys), definition)
+            keyed[rel] = {
+                "primary_key": tuple(keys),
+                "primary_key_name": name,
+                "primary_key_definition": definition,
+            }
         elif kind == "u":
             uniques[rel].append(UniqueConstraint(name, tuple(keys), definition))
         elif kind == "f":
@@ -296,11 +305,9 @@ def read_snapshot(conn: psycopg.Connection[Any], schema: str, version: str) -> S
         Table(
             name=tables[oid],
             columns=tuple(columns[oid]),
-            primary_key=pks.get(oid, (None, (), None))[1],
-            primary_key_name=pks.get(oid, (None, (), None))[0],
             uniques=tuple(uniques[oid]),
             checks=tuple(checks[oid]),
-            primary_key_definition=pks.get(oid, (None, (), None))[2],
+            **keyed.get(oid, {}),
         )
         for oid in oids
     ]
