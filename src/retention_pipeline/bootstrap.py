@@ -107,13 +107,17 @@ class Installation:
         p = Path(configured).expanduser()
         return p if p.is_absolute() else self.home / p
 
+    @property
+    def catalog_url(self) -> str:
+        """The catalog's URL: ``RETENTION_CATALOG_URL`` if set, else ``catalog`` in the file."""
+        return os.environ.get(CATALOG_URL_ENV) or self.settings.catalog
+
     @cached_property
     def catalog(self) -> Catalog:
         """The catalog, migrated to the current schema on first use."""
         from retention_pipeline.adapters.catalog import open_catalog
 
-        url = os.environ.get(CATALOG_URL_ENV) or self.settings.catalog
-        return open_catalog(url, base_dir=self.home, create=self.create_catalog)
+        return open_catalog(self.catalog_url, base_dir=self.home, create=self.create_catalog)
 
     @cached_property
     def custody(self) -> KeyCustody:
@@ -179,8 +183,7 @@ class Installation:
         from retention_pipeline.adapters.catalog.database import is_catalog_database
         from retention_pipeline.adapters.dumpers import open_loader
 
-        catalog = os.environ.get(CATALOG_URL_ENV) or self.settings.catalog
-        if is_catalog_database(url, catalog, self.home):
+        if is_catalog_database(url, self.catalog_url, self.home):
             raise InvalidInputError(
                 "--to names this installation's catalog database; restore into another "
                 "database (the catalog holds every recovery point and client key)"
