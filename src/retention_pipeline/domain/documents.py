@@ -190,9 +190,14 @@ def parse_yaml(text: str, filename: str) -> ParsedDocument:
     Syntax errors become a single problem at the line where the parser stopped.
     """
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except RecursionError:
+        return _parse_yaml(text, filename)
+    except RecursionError:  # thousands of nested [ or {: no policy looks like that
         return _unparsable(filename, 1, "is nested too deeply to be a policy")
+
+
+def _parse_yaml(text: str, filename: str) -> ParsedDocument:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -203,10 +208,7 @@ def parse_yaml(text: str, filename: str) -> ParsedDocument:
     if root is None:
         return ParsedDocument(filename, None, {(): 1})
     builder = _Builder(filename)
-    try:
-        data = builder.build(root, ())
-    except RecursionError:  # thousands of nested [ or {: no policy looks like that
-        return _unparsable(filename, 1, "is nested too deeply to be a policy")
+    data = builder.build(root, ())
     return ParsedDocument(filename, data, builder.lines, builder.problems)
 
 
