@@ -58,18 +58,15 @@ class DocumentChangedError(RetentionError):
     """
 
     def __init__(self, member: str, number: int, cause: BaseException) -> None:
-        if isinstance(cause, PermissionError):
+        then = "retry the backup when the folder is not being written to"
+        if isinstance(cause, OSError):  # unreadable, moved or deleted meanwhile, I/O error
             what = f"could not be read ({cause.strerror or type(cause).__name__})"
-            then = "check that this worker may read every file of the folder, then retry"
-        elif isinstance(cause, OSError):  # moved or deleted meanwhile, or an I/O error
-            what = f"could not be read ({cause.strerror or type(cause).__name__})"
-            then = "retry the backup when the folder is not being written to"
+            if isinstance(cause, PermissionError):
+                then = "check that this worker may read every file of the folder, then retry"
         elif isinstance(cause, DocumentModifiedError):
             what = "was replaced or written to while it was read"
-            then = "retry the backup when the folder is not being written to"
         else:
             what = "changed size while it was read"
-            then = "retry the backup when the folder is not being written to"
         super().__init__(
             f"document {member} (file {number + 1} of the documents folder, in sorted order) "
             f"{what}; nothing was stored: {then}"
