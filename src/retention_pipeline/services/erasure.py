@@ -281,14 +281,13 @@ class ErasureService:
 
 def gates(policy: ClientPolicy, requested_by: str, approved_by: str | None) -> None:
     """The legal-hold gate, then the approval gate; ``ErasureRefusedError`` if one refuses."""
-    if policy.legal_hold.active:
-        refusal = ErasureRefusedError(
+    if policy.legal_hold.active:  # its reason stays in the policy file: it may name people
+        raise ErasureRefusedError(
             "legal_hold",
             f"client {policy.client!r} is under legal hold (policies/{policy.client}.yaml "
             "legal_hold.active, reason in legal_hold.reason); nothing was deleted; lift the "
             "hold in the policy and apply it before erasing",
         )
-        raise refusal  # the reason stays in the policy file: it may name people
     rules.approval_gate(policy.erasure.approval, requested_by, approved_by)
 
 
