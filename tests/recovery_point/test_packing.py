@@ -144,7 +144,7 @@ def test_manifest_names_client_and_recovery_point() -> None:
 
 
 def test_manifest_of_unknown_version_is_refused() -> None:
-    raw = base_manifest().to_bytes().replace(b'"format_version":1', b'"format_version":9')
+    raw = base_manifest().to_bytes().replace(b'"format_version":2', b'"format_version":9')
     with pytest.raises(ManifestError, match="version 9 is not supported"):
         Manifest.from_bytes(raw)
     with pytest.raises(ManifestError, match="malformed"):

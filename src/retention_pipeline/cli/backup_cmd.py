@@ -20,7 +20,7 @@ from retention_pipeline.domain.durations import parse_duration
 from retention_pipeline.errors import ConfigError, RetentionError
 from retention_pipeline.ports.catalog import ClientKey
 from retention_pipeline.services import cleanup
-from retention_pipeline.services.restore import ReadReport
+from retention_pipeline.services.restore import ReadReport, RestoreOptions
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -52,6 +52,16 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     restore.add_argument("--to", required=True, metavar="DATABASE_URL", help="target database")
     restore.add_argument("--documents", metavar="DIR", type=Path, help="restore documents here")
     restore.add_argument("--force", action="store_true", help="replace a non-empty target")
+    restore.add_argument(
+        "--no-owner",
+        action="store_true",
+        help="do not give objects their recorded owners (as pg_restore --no-owner)",
+    )
+    restore.add_argument(
+        "--no-privileges",
+        action="store_true",
+        help="do not apply recorded grants (as pg_restore --no-privileges)",
+    )
     restore.add_argument("--json", action="store_true", help="print JSON")
     restore.set_defaults(handler=run_restore)
 
@@ -143,7 +153,12 @@ def _print_report(report: ReadReport, as_json: bool, verb: str, note: str | None
             print(f"  {note}")
         for problem in report.problems:
             print(f"  MISMATCH {problem}")
-        print("verification: OK" if report.ok else "verification: FAILED")
+        for caveat in report.notes:
+            print(f"  NOTE {caveat}")
+        if not report.ok:
+            print("verification: FAILED")
+        else:
+            print("verification: OK, rows only" if report.notes else "verification: OK")
     return 0 if report.ok else 1
 
 
@@ -167,6 +182,7 @@ def run_restore(args: argparse.Namespace) -> int:
                 args.to,
                 documents_to=args.documents,
                 force=args.force,
+                options=RestoreOptions(owners=not args.no_owner, privileges=not args.no_privileges),
                 progress=progress,
             )
     except KeyboardInterrupt:

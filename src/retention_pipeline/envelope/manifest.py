@@ -3,7 +3,9 @@
 A recovery point must be self-describing (restorable with nothing but the object and
 the client's key), and restore must refuse a backup that belongs to someone else, so the
 manifest names its client and recovery point id, and carries for every table its row
-count and content checksum, and for every document its size and SHA-256.
+count and content checksum, for every document its size and SHA-256, and (from format
+version 2) the inventory of every schema object the database held: kind, name and the
+digest of its definition, which a restore's verification compares with the target's.
 
 The manifest lives *inside* the encryption: it may hold document paths and table names
 that the client chose, which never leave the encrypted object.
@@ -18,7 +20,9 @@ from typing import Any
 from retention_pipeline.errors import RetentionError
 
 FORMAT = "retention-pipeline/recovery-point"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 manifests (no schema inventory) are still read: their restores verify rows only.
+READABLE_VERSIONS = (1, 2)
 MANIFEST_MEMBER = "manifest.json"
 SCHEMA_MEMBER = "schema.json"
 
@@ -50,6 +54,15 @@ class DocumentEntry:
 
 
 @dataclass(frozen=True)
+class ObjectEntry:
+    """One schema object of the inventory: kind, qualified name, SHA-256 of its definition."""
+
+    kind: str
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything needed to restore and verify one recovery point."""
 
@@ -62,9 +75,15 @@ class Manifest:
     schema_sha256: str | None
     tables: tuple[TableEntry, ...] = ()
     documents: tuple[DocumentEntry, ...] = ()
+    objects: tuple[ObjectEntry, ...] = ()
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def records_inventory(self) -> bool:
+        """Whether this manifest's format carries the schema inventory (version 2 on)."""
+        return self.format_version >= 2
 
     @property
     def total_rows(self) -> int:
@@ -92,16 +111,18 @@ class Manifest:
                 raise ManifestError(
                     f"not a recovery point manifest (format {data.get('format')!r})"
                 )
-            if data.get("format_version") != FORMAT_VERSION:
+            if data.get("format_version") not in READABLE_VERSIONS:
                 raise ManifestError(
                     f"manifest format version {data.get('format_version')!r} is not supported "
-                    f"(this tool reads version {FORMAT_VERSION}); use a newer retention-pipeline"
+                    f"(this tool reads versions {', '.join(map(str, READABLE_VERSIONS))}); use a "
+                    "newer retention-pipeline"
                 )
             tables = tuple(
                 TableEntry(**{**t, "members": tuple(t["members"])}) for t in data.pop("tables")
             )
             documents = tuple(DocumentEntry(**d) for d in data.pop("documents"))
-            return cls(tables=tables, documents=documents, **data)
+            objects = tuple(ObjectEntry(**o) for o in data.pop("objects", ()))
+            return cls(tables=tables, documents=documents, objects=objects, **data)
         except ManifestError:
             raise
         except (ValueError, TypeError, KeyError, AttributeError) as exc:

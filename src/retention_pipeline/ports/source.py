@@ -23,11 +23,19 @@ Contract of every adapter:
   re-dump walks: primary keys), ``indexes`` (builds that leave every table readable: it
   runs while the verification re-dumps the tables through another session),
   ``constraints`` (what needs a table to itself; it runs once the verification's session
-  is closed), then ``set_sequences``. An engine may do all of its work in one of these
-  phases and none in the others. None of these is idempotent: a failed restore is retried
-  into a fresh empty database.
+  is closed), then ``set_sequences``, then ``objects`` (triggers, rules, materialized
+  views and the rest that must come after the rows). An engine may do all of its work in
+  one of these phases and none in the others. None of these is idempotent: a failed
+  restore is retried into a fresh empty database.
 * Verification dumps the restored database again through a ``Dumper`` and compares the row
-  count and SHA-256 of every table (``digest_tables`` and ``table_dump_mismatches``).
+  count and SHA-256 of every table (``digest_tables`` and ``table_dump_mismatches``), then
+  the *inventory* of every schema object (``Dumper.inventory``: kind, name and the SHA-256
+  of the engine's own text of its definition) with the one the backup recorded
+  (``inventory_mismatches``): a restore that lost a view, a trigger or a function, or
+  recreated one differently, fails its verification.
+* What a dumper cannot carry is refused when the schema is read, all at once:
+  ``UnsupportedSchemaError`` lists every such object by kind and qualified name (exit code
+  3, refused), so nothing is ever dropped silently.
 * Errors are ``SourceError`` (permanent for this run) naming the engine, host and table,
   never the URL (it may hold a password) nor any value of a row (driver messages about
   constraint violations quote client data, so adapters drop them and keep the SQLSTATE).
@@ -45,12 +53,103 @@ from typing import Any, Literal, Protocol, Self, runtime_checkable
 from retention_pipeline.errors import RetentionError
 
 Engine = Literal["postgresql", "mariadb", "sqlite"]
-Phase = Literal["tables", "keys", "indexes", "constraints"]
-SNAPSHOT_FORMAT = "retention-pipeline/schema-snapshot/v1"
+Phase = Literal["tables", "keys", "indexes", "constraints", "objects"]
+SNAPSHOT_FORMAT = "retention-pipeline/schema-snapshot/v2"
+# Snapshots written before the inventory existed; they read back with no objects.
+_OLDER_SNAPSHOT_FORMATS = ("retention-pipeline/schema-snapshot/v1",)
 
 
 class SourceError(RetentionError):
     """A source database could not be read or written; the message names engine, host, table."""
+
+
+@dataclass(frozen=True, order=True)
+class UnsupportedObject:
+    """A schema object a dumper cannot carry: its kind, qualified name, and why in words."""
+
+    kind: str
+    name: str
+    why: str
+
+
+class UnsupportedSchemaError(SourceError):
+    """The schema holds objects the dumper cannot carry; every one of them is listed.
+
+    Refused (exit code 3), not failed: the database is fine, the tool cannot back it up
+    whole, and a backup that silently drops an object would be a false recovery point.
+    """
+
+    exit_code = 3
+
+    def __init__(self, label: str, objects: Iterable[UnsupportedObject]) -> None:
+        self.objects = tuple(sorted(set(objects)))
+        listed = "; ".join(f"{o.kind} {o.name} ({o.why})" for o in self.objects)
+        super().__init__(
+            f"{label}: {len(self.objects)} schema object(s) cannot be carried by a backup, "
+            f"so none was taken: {listed}; change or remove them, or ask for them to be "
+            "supported (docs/dump-formats.md lists what is carried)"
+        )
+
+
+@dataclass(frozen=True)
+class RestoreOptions:
+    """What a restore applies besides the objects themselves (``pg_restore``'s switches).
+
+    Owners and privileges name roles, which differ between servers: with ``owners`` and
+    ``privileges`` on, a loader applies those whose roles exist on the target and lists
+    the rest as skipped; switched off (``--no-owner``, ``--no-privileges``), it skips them
+    all and says so. Either way ``Loader.skipped`` tells what was left out.
+    """
+
+    owners: bool = True
+    privileges: bool = True
+
+
+APPLY_ALL = RestoreOptions()  # owners and grants applied wherever their roles exist
+
+
+@dataclass(frozen=True, order=True)
+class SchemaObject:
+    """One schema object as the engine itself reports it: what a restore must recreate.
+
+    ``kind`` is a lower-case word (``table``, ``view``, ``trigger``, ``function``...),
+    ``name`` the object's qualified name in the engine's words (``public.contacts``, or
+    ``contacts_touch ON public.contacts`` for what lives on a table), and ``sha256`` the
+    digest of the engine's own normalised text of its definition (``schema_object``):
+    equal digests on source and target mean the same object, without storing its text
+    twice. An inventory lists every object once, sorted.
+    """
+
+    kind: str
+    name: str
+    sha256: str
+
+
+def schema_object(kind: str, name: str, definition: str) -> SchemaObject:
+    """The inventory entry of an object whose definition the engine printed as ``definition``."""
+    digest = hashlib.sha256(definition.encode("utf-8", "surrogateescape")).hexdigest()
+    return SchemaObject(kind, name, digest)
+
+
+def inventory_mismatches(
+    expected: Iterable[SchemaObject], actual: Iterable[SchemaObject]
+) -> list[str]:
+    """One line per object missing from ``actual``, added to it, or defined differently.
+
+    Lines name kinds and schema names (the CRM vendor's words), never a definition's text
+    nor any value, so they are safe to log.
+    """
+    want = {(o.kind, o.name): o.sha256 for o in expected}
+    got = {(o.kind, o.name): o.sha256 for o in actual}
+    problems = []
+    for kind, name in sorted(want.keys() | got.keys()):
+        if (kind, name) not in got:
+            problems.append(f"{kind} {name}: missing from the restored database")
+        elif (kind, name) not in want:
+            problems.append(f"{kind} {name}: present in the restored database but not the dump")
+        elif want[kind, name] != got[kind, name]:
+            problems.append(f"{kind} {name}: its definition differs from the dumped one")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -148,7 +247,13 @@ class Sequence:
 
 @dataclass(frozen=True)
 class SchemaSnapshot:
-    """Everything needed to recreate a database's structure, in a stable order."""
+    """Everything needed to recreate a database's structure, in a stable order.
+
+    ``objects`` is the inventory of every schema object (``Dumper.inventory``) that a
+    restore's verification compares; ``native`` holds what the engine's own tools wrote
+    about the schema (DDL scripts by section, such as ``pre-data`` and ``post-data``),
+    replayed by that engine's loader.
+    """
 
     engine: str
     server_version: str
@@ -156,6 +261,8 @@ class SchemaSnapshot:
     indexes: tuple[Index, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
     sequences: tuple[Sequence, ...] = field(default=())
+    objects: tuple[SchemaObject, ...] = ()
+    native: dict[str, str] = field(default_factory=dict)
 
     def table(self, name: str) -> Table:
         """The table called ``name``; ``KeyError`` names it when absent."""
@@ -177,7 +284,7 @@ class SchemaSnapshot:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SchemaSnapshot:
         """Inverse of ``to_dict``; raises ``SourceError`` on another format version."""
-        if data.get("format") != SNAPSHOT_FORMAT:
+        if data.get("format") not in (SNAPSHOT_FORMAT, *_OLDER_SNAPSHOT_FORMATS):
             raise SourceError(
                 f"schema snapshot has format {data.get('format')!r}, expected "
                 f"{SNAPSHOT_FORMAT!r}; restore it with the tool version that wrote it"
@@ -189,6 +296,8 @@ class SchemaSnapshot:
             indexes=tuple(_tupled(Index, i) for i in data["indexes"]),
             foreign_keys=tuple(_tupled(ForeignKey, f) for f in data["foreign_keys"]),
             sequences=tuple(Sequence(**s) for s in data["sequences"]),
+            objects=tuple(SchemaObject(**o) for o in data.get("objects", ())),
+            native=dict(data.get("native", {})),
         )
 
     @classmethod
@@ -295,7 +404,19 @@ class Dumper(Protocol):
         ...
 
     def schema(self) -> SchemaSnapshot:
-        """Tables, indexes, foreign keys and sequences as of the snapshot."""
+        """Tables, indexes, foreign keys, sequences and the inventory as of the snapshot.
+
+        Raises ``UnsupportedSchemaError`` listing every object it cannot carry.
+        """
+        ...
+
+    def inventory(self) -> tuple[SchemaObject, ...]:
+        """Every schema object of the database, sorted (see ``SchemaObject``).
+
+        Read in the snapshot on a source; on a restored target, after the last phase. It
+        lists what the engine holds, whether or not the dumper carries it, so that an
+        object a restore lost shows up as missing.
+        """
         ...
 
     def dump_table(self, table: Table) -> Iterator[bytes]:
@@ -334,8 +455,21 @@ class Loader(Protocol):
         """Drop everything a restore could clash with (only for an explicit ``--force``)."""
         ...
 
-    def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
-        """One phase of the restore order above (``tables``: bare tables and sequences)."""
+    def create_schema(
+        self, snapshot: SchemaSnapshot, *, phase: Phase, options: RestoreOptions = APPLY_ALL
+    ) -> None:
+        """One phase of the restore order above (``tables``: bare tables and sequences;
+        ``objects``, last, after the counters: what must not act on the loaded rows, such
+        as triggers, and what reads them, such as materialized views)."""
+        ...
+
+    def skipped(self) -> tuple[str, ...]:
+        """What the phases run so far left out on purpose, one line each (safe to print).
+
+        Owners and grants of roles the target lacks, or all of them under the options'
+        ``--no-owner`` / ``--no-privileges``; never a silent loss: an object a loader
+        cannot recreate fails its phase instead.
+        """
         ...
 
     def load_table(self, table: Table, chunks: Iterable[bytes]) -> None:

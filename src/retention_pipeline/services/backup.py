@@ -29,7 +29,7 @@ from typing import BinaryIO
 from retention_pipeline import __version__
 from retention_pipeline.domain.policy import ClientPolicy
 from retention_pipeline.envelope.age import Recipient, encrypt_stream, encrypted_size_bound
-from retention_pipeline.envelope.manifest import Manifest
+from retention_pipeline.envelope.manifest import Manifest, ObjectEntry
 from retention_pipeline.envelope.recovery_point import (
     DocumentSource,
     TableSource,
@@ -250,7 +250,12 @@ class BackupService:
                 with self.open_dumper(url) as dumper:
                     snapshot = dumper.schema()
                     base = replace(
-                        base, engine=dumper.engine, server_version=dumper.server_version()
+                        base,
+                        engine=dumper.engine,
+                        server_version=dumper.server_version(),
+                        objects=tuple(
+                            ObjectEntry(o.kind, o.name, o.sha256) for o in snapshot.objects
+                        ),
                     )
                     tables = [
                         TableSource(t.name, dumper.data_format, dumper.dump_table(t))

@@ -11,8 +11,11 @@ Ordering, which every change here must keep:
 4. restore loads tables, then primary keys; then, while the indexes and foreign keys
    are built, a second session dumps the target again to compare each table's row count
    and checksum with the manifest (the builds leave the tables readable and change no
-   row); then the constraints that need a table to itself, the sequences, and the
-   documents. A mismatch is reported whatever step it was found at.
+   row); then the constraints that need a table to itself, the sequences, the objects
+   that must follow the rows (triggers, rules, materialized views...), and the
+   documents; last, the target's inventory of schema objects is compared with the
+   manifest's, so a lost or altered view, trigger or function fails the verification.
+   A mismatch is reported whatever step it was found at.
 
 Every refusal about the target comes before its first write, and the cheap ones before
 the download: the target URL is opened and its emptiness checked first (a typo in
@@ -41,12 +44,16 @@ from retention_pipeline.envelope.spool import SealedSpool
 from retention_pipeline.errors import InvalidInputError, RefusedError, RetentionError
 from retention_pipeline.ports.catalog import Catalog, RecoveryPoint
 from retention_pipeline.ports.source import (
+    APPLY_ALL,
     Dumper,
     Loader,
+    RestoreOptions,
+    SchemaObject,
     SchemaSnapshot,
     Table,
     TableDump,
     digest_tables,
+    inventory_mismatches,
     table_dump_mismatches,
 )
 from retention_pipeline.ports.store import ObjectStore
@@ -54,6 +61,8 @@ from retention_pipeline.services.client_keys import ClientKeyring
 from retention_pipeline.services.objects import HashingStream
 from retention_pipeline.services.policies import current_policy
 from retention_pipeline.services.progress import Meter, Progress
+
+__all__ = ["ReadReport", "RecoveryPointCorruptError", "RestoreOptions", "RestoreService"]
 
 
 class RecoveryPointCorruptError(RetentionError):
@@ -71,6 +80,7 @@ class ReadReport:
     rows: int
     documents: int
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -106,7 +116,7 @@ class RestoreService:
                 for doc in manifest.documents:
                     drain(check.watch(reader.document_data(doc)))
                 reader.finish()
-        return _report(rp, reader, [])
+        return _report(rp, reader, _inventory_problems(manifest))
 
     def restore(
         self,
@@ -115,12 +125,15 @@ class RestoreService:
         *,
         documents_to: Path | None = None,
         force: bool = False,
+        options: RestoreOptions = APPLY_ALL,
         progress: Progress | None = None,
     ) -> ReadReport:
         """Load the recovery point into an empty database, then verify the result.
 
-        Progress phases: ``download``, ``load`` (bytes of table data sent to the target),
-        ``verify`` (bytes of the target re-dumped), ``documents`` (bytes written).
+        ``options`` says whether owners and grants are applied; what the loader skipped
+        is in the report's notes. Progress phases: ``download``, ``load`` (bytes of table
+        data sent to the target), ``verify`` (bytes of the target re-dumped), ``documents``
+        (bytes written).
         """
         rp = self._readable(rp_id)
         if documents_to is not None:
@@ -147,16 +160,23 @@ class RestoreService:
             if documents_to is not None and manifest.documents:
                 _make_folder(documents_to)  # the last refusal: a folder no one may create
             actual: list[TableDump] = []
+            objects: tuple[SchemaObject, ...] = ()
+            skipped: tuple[str, ...] = ()
             with _corruption(rp):
                 if snapshot is not None:
-                    actual = self._load(reader, snapshot, target_url, force, progress)
+                    actual, objects, skipped = self._load(
+                        reader, snapshot, target_url, force, options, progress
+                    )
                 self._write_documents(reader, documents_to, force, progress)
                 reader.finish()
-        problems: list[str] = []
+        problems = _inventory_problems(manifest)
         if snapshot is not None:
             expected = [TableDump(t.name, t.rows, t.sha256, t.data_format) for t in manifest.tables]
-            problems = table_dump_mismatches(expected, actual)
-        return _report(rp, reader, problems)
+            problems += table_dump_mismatches(expected, actual)
+            if manifest.records_inventory:
+                recorded = [SchemaObject(o.kind, o.name, o.sha256) for o in manifest.objects]
+                problems += inventory_mismatches(recorded, objects)
+        return _report(rp, reader, problems, [f"skipped {line}" for line in skipped])
 
     def _load(
         self,
@@ -164,32 +184,40 @@ class RestoreService:
         snapshot: SchemaSnapshot,
         target_url: str,
         force: bool,
+        options: RestoreOptions,
         progress: Progress | None,
-    ) -> list[TableDump]:
-        """Load every phase (source port order); return the verification re-dump's digests.
+    ) -> tuple[list[TableDump], tuple[SchemaObject, ...], tuple[str, ...]]:
+        """Load every phase (source port order); return the verification's readings.
 
-        The re-dump runs in its own thread and session during the ``indexes`` phase: on a
+        Those are the re-dump's digests, the target's inventory of schema objects and what
+        the loader skipped on purpose (``Loader.skipped``). The
+        re-dump runs in its own thread and session during the ``indexes`` phase: on a
         large table both take seconds, and they use different cores. Its session is closed
-        before the ``constraints`` phase, which needs the tables to itself.
+        before the ``constraints`` phase, which needs the tables to itself. The inventory
+        is read once every phase has run, through a session of its own.
         """
         tables = [snapshot.table(entry.name) for entry in reader.manifest.tables]
         with self.open_loader(target_url) as loader:
             if not _refuse_non_empty(loader, force):
                 loader.clear()
-            loader.create_schema(snapshot, phase="tables")
+            loader.create_schema(snapshot, phase="tables", options=options)
             load = Meter(progress, "load", _table_bytes(reader.manifest))
             for entry, table in zip(reader.manifest.tables, tables, strict=True):
                 loader.load_table(table, load.watch(reader.table_data(entry)))
-            loader.create_schema(snapshot, phase="keys")
+            loader.create_schema(snapshot, phase="keys", options=options)
             # leaving the block waits for the re-dump, also when a build failed
             with ThreadPoolExecutor(1, thread_name_prefix="restore-verify") as pool:
                 check = Meter(progress, "verify", _table_bytes(reader.manifest))
                 verification = pool.submit(self._digest, target_url, tables, check)
-                loader.create_schema(snapshot, phase="indexes")
+                loader.create_schema(snapshot, phase="indexes", options=options)
             actual = verification.result()
-            loader.create_schema(snapshot, phase="constraints")
+            loader.create_schema(snapshot, phase="constraints", options=options)
             loader.set_sequences(snapshot)
-        return actual
+            loader.create_schema(snapshot, phase="objects", options=options)
+            skipped = loader.skipped()
+        with self.open_dumper(target_url) as dumper:
+            objects = dumper.inventory()
+        return actual, objects, skipped
 
     def _digest(self, target_url: str, tables: list[Table], meter: Meter) -> list[TableDump]:
         with self.open_dumper(target_url) as dumper:
@@ -419,8 +447,31 @@ def _inside(folder: Path, relative: str, member: str) -> Path:
     return parent / joined.name
 
 
-def _report(rp: RecoveryPoint, reader: RecoveryPointReader, problems: list[str]) -> ReadReport:
+def _inventory_problems(manifest: Manifest) -> list[str]:
+    """A manifest of the inventory's format must carry one wherever it holds tables.
+
+    Every table is an object of the inventory, so tables without one mean the manifest
+    was cut or forged; a restore from it could not prove the schema came back whole.
+    """
+    if manifest.records_inventory and manifest.tables and not manifest.objects:
+        return ["the manifest records tables but no inventory of schema objects"]
+    return []
+
+
+def _report(
+    rp: RecoveryPoint,
+    reader: RecoveryPointReader,
+    problems: list[str],
+    skipped: list[str] | None = None,
+) -> ReadReport:
     manifest = reader.manifest
+    notes = list(skipped or [])
+    if manifest.engine is not None and not manifest.records_inventory:
+        notes.append(
+            f"schema objects not checked: this recovery point (manifest version "
+            f"{manifest.format_version}) predates the schema inventory, so only its tables' "
+            "rows were verified; views, triggers and routines may be missing"
+        )
     return ReadReport(
         rp.id,
         rp.client_id,
@@ -429,6 +480,7 @@ def _report(rp: RecoveryPoint, reader: RecoveryPointReader, problems: list[str])
         manifest.total_rows,
         len(manifest.documents),
         problems,
+        notes,
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 
 import pymysql
@@ -35,8 +36,18 @@ from retention_pipeline.adapters.dumpers.copy_text import (
     rechunk,
 )
 from retention_pipeline.adapters.dumpers.mariadb_catalog import quote, read_snapshot
+from retention_pipeline.adapters.dumpers.mariadb_inventory import read_inventory
 from retention_pipeline.adapters.dumpers.session import Session
-from retention_pipeline.ports.source import Column, Phase, SchemaSnapshot, SourceError, Table
+from retention_pipeline.ports.source import (
+    APPLY_ALL,
+    Column,
+    Phase,
+    RestoreOptions,
+    SchemaObject,
+    SchemaSnapshot,
+    SourceError,
+    Table,
+)
 
 DATA_FORMAT = "mariadb-copy-text"
 # ER_NET_PACKET_TOO_LARGE, and the client's "server has gone away" / "lost connection",
@@ -129,9 +140,17 @@ class MariaDBDumper(_MariaDB):
     def schema(self) -> SchemaSnapshot:
         try:
             with self.conn.cursor() as cur:
-                return read_snapshot(cur, self.server_version())
+                snapshot = read_snapshot(cur, self.server_version())
         except pymysql.MySQLError as error:
             raise self.failure("reading the schema", error) from None
+        return replace(snapshot, objects=self.inventory())
+
+    def inventory(self) -> tuple[SchemaObject, ...]:
+        try:
+            with self.conn.cursor() as cur:
+                return read_inventory(cur)
+        except pymysql.MySQLError as error:
+            raise self.failure("reading the schema's inventory", error) from None
 
     def dump_table(self, table: Table) -> Iterator[bytes]:
         return rechunk(self._rows(table))
@@ -213,7 +232,9 @@ class MariaDBLoader(_MariaDB):
         except pymysql.MySQLError as error:
             raise self.failure("emptying the target", error) from None
 
-    def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
+    def create_schema(
+        self, snapshot: SchemaSnapshot, *, phase: Phase, options: RestoreOptions = APPLY_ALL
+    ) -> None:
         self.refuse_unsafe_target(snapshot, phase, self.is_empty)
         # keys and indexes are part of each CREATE TABLE (InnoDB clusters rows by primary
         # key), so the ``keys`` and ``indexes`` phases have nothing left to do here
@@ -230,6 +251,9 @@ class MariaDBLoader(_MariaDB):
                     cur.execute(statement)
         except pymysql.MySQLError as error:
             raise self.failure(f"creating the schema ({phase})", error) from None
+
+    def skipped(self) -> tuple[str, ...]:
+        return ()  # owners and grants are not carried by this loader yet
 
     def load_table(self, table: Table, chunks: Iterable[bytes]) -> None:
         names = ", ".join(quote(c.name) for c in table.columns)

@@ -18,6 +18,7 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -28,6 +29,7 @@ from retention_pipeline.adapters.dumpers import Endpoint
 from retention_pipeline.adapters.dumpers.copy_text import CHUNK_SIZE
 from retention_pipeline.adapters.dumpers.postgres_catalog import read_snapshot
 from retention_pipeline.adapters.dumpers.postgres_copy import copy_out
+from retention_pipeline.adapters.dumpers.postgres_inventory import read_inventory
 from retention_pipeline.adapters.dumpers.postgres_lanes import (
     LANES,
     PIECE_SIZE,
@@ -37,8 +39,11 @@ from retention_pipeline.adapters.dumpers.postgres_lanes import (
 )
 from retention_pipeline.adapters.dumpers.session import Session
 from retention_pipeline.ports.source import (
+    APPLY_ALL,
     ForeignKey,
     Phase,
+    RestoreOptions,
+    SchemaObject,
     SchemaSnapshot,
     SourceError,
     Table,
@@ -121,9 +126,16 @@ class PostgresDumper(_Postgres):
 
     def schema(self) -> SchemaSnapshot:
         try:
-            return read_snapshot(self.conn, self.namespace, self.server_version())
+            snapshot = read_snapshot(self.conn, self.namespace, self.server_version())
         except psycopg.Error as error:
             raise self.failure("reading the schema", error) from None
+        return replace(snapshot, objects=self.inventory())
+
+    def inventory(self) -> tuple[SchemaObject, ...]:
+        try:
+            return read_inventory(self.conn, self.namespace)
+        except psycopg.Error as error:
+            raise self.failure("reading the schema's inventory", error) from None
 
     def dump_table(self, table: Table) -> Iterator[bytes]:
         columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
@@ -211,7 +223,9 @@ class PostgresLoader(_Postgres):
         except psycopg.Error as error:
             raise self.failure("emptying the target", error) from None
 
-    def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
+    def create_schema(
+        self, snapshot: SchemaSnapshot, *, phase: Phase, options: RestoreOptions = APPLY_ALL
+    ) -> None:
         self.refuse_unsafe_target(
             snapshot, phase, self.is_empty, target=f"the target schema {self.namespace}"
         )
@@ -222,6 +236,9 @@ class PostgresLoader(_Postgres):
                     self.conn.execute(statement)
         except psycopg.Error as error:
             raise self.failure(f"creating the schema ({phase})", error) from None
+
+    def skipped(self) -> tuple[str, ...]:
+        return ()  # owners and grants are not carried by this loader yet
 
     def load_table(self, table: Table, chunks: Iterable[bytes]) -> None:
         """COPY the table's rows in; a large table goes through ``LANES`` sessions at once."""
@@ -437,9 +454,15 @@ def _unique_sql(columns: tuple[str, ...]) -> str:
     return f"UNIQUE ({quoted})"
 
 
+def _object_ddl(loader: PostgresLoader, snapshot: SchemaSnapshot) -> list[Statement]:
+    """Views, triggers, rules and the rest are not recreated yet (the inventory says so)."""
+    return []
+
+
 _PHASES = {
     "tables": _table_ddl,
     "keys": _key_ddl,
     "indexes": _index_ddl,
     "constraints": _constraint_ddl,
+    "objects": _object_ddl,
 }

@@ -25,6 +25,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,22 @@ from retention_pipeline.adapters.dumpers.copy_text import (
     rechunk,
 )
 from retention_pipeline.adapters.dumpers.session import Session
-from retention_pipeline.adapters.dumpers.sqlite_catalog import quote, read_snapshot
+from retention_pipeline.adapters.dumpers.sqlite_catalog import (
+    quote,
+    read_inventory,
+    read_snapshot,
+)
 from retention_pipeline.errors import ConfigError
-from retention_pipeline.ports.source import Column, Phase, SchemaSnapshot, SourceError, Table
+from retention_pipeline.ports.source import (
+    APPLY_ALL,
+    Column,
+    Phase,
+    RestoreOptions,
+    SchemaObject,
+    SchemaSnapshot,
+    SourceError,
+    Table,
+)
 
 DATA_FORMAT = "sqlite-copy-text"
 BATCH_ROWS = 1000
@@ -97,9 +111,16 @@ class SQLiteDumper(_SQLite):
 
     def schema(self) -> SchemaSnapshot:
         try:
-            return read_snapshot(self.conn, self.server_version())
+            snapshot = read_snapshot(self.conn, self.server_version())
         except sqlite3.Error as error:
             raise self.failure("reading the schema", error) from None
+        return replace(snapshot, objects=self.inventory())
+
+    def inventory(self) -> tuple[SchemaObject, ...]:
+        try:
+            return read_inventory(self.conn)
+        except sqlite3.Error as error:
+            raise self.failure("reading the schema's inventory", error) from None
 
     def dump_table(self, table: Table) -> Iterator[bytes]:
         return rechunk(self._rows(table))
@@ -178,7 +199,9 @@ class SQLiteLoader(_SQLite):
             ],
         )
 
-    def create_schema(self, snapshot: SchemaSnapshot, *, phase: Phase) -> None:
+    def create_schema(
+        self, snapshot: SchemaSnapshot, *, phase: Phase, options: RestoreOptions = APPLY_ALL
+    ) -> None:
         self.refuse_unsafe_target(
             snapshot, phase, self.is_empty, remedy="restore into a new, empty file"
         )
@@ -206,6 +229,9 @@ class SQLiteLoader(_SQLite):
         except sqlite3.Error as error:
             self._rollback()
             raise self.failure(step, error) from None
+
+    def skipped(self) -> tuple[str, ...]:
+        return ()  # owners and grants are not carried by this loader yet
 
     def load_table(self, table: Table, chunks: Iterable[bytes]) -> None:
         names = ", ".join(quote(c.name) for c in table.columns)

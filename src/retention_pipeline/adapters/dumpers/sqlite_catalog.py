@@ -17,16 +17,39 @@ from retention_pipeline.ports.source import (
     Column,
     ForeignKey,
     Index,
+    SchemaObject,
     SchemaSnapshot,
     Sequence,
     SourceError,
     Table,
     UniqueConstraint,
+    schema_object,
     sorted_snapshot,
 )
 
 _OBJECTS = """SELECT type, name, tbl_name, sql FROM sqlite_master
 WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"""
+
+
+# Every object of sqlite_master with a text of its own (the automatic indexes of UNIQUE
+# and PRIMARY KEY clauses have none: they come back with their table), and the header
+# fields an application keeps its own meaning in.
+_INVENTORY = """SELECT type, name, sql FROM sqlite_master
+WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"""
+_HEADER_FIELDS = ("user_version", "application_id")
+
+
+def read_inventory(conn: sqlite3.Connection) -> tuple[SchemaObject, ...]:
+    """Tables, indexes, views and triggers by their ``CREATE`` text, and the header fields.
+
+    SQLite keeps each object's ``CREATE`` statement as it was written (with the edits
+    ``ALTER TABLE`` makes), so a restore that replays it gives the same text back.
+    """
+    objects = [schema_object(kind, name, sql) for kind, name, sql in conn.execute(_INVENTORY)]
+    for pragma in _HEADER_FIELDS:
+        (value,) = conn.execute(f"PRAGMA {pragma}").fetchone()
+        objects.append(schema_object("pragma", pragma, str(value)))
+    return tuple(sorted(objects))
 
 
 def quote(name: str) -> str:
