@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from retention_pipeline.adapters.dumpers import open_dumper, open_loader
@@ -26,7 +27,7 @@ def split(data: bytes, size: int) -> Iterable[bytes]:
 
 
 def restore(url: str, snapshot: SchemaSnapshot, data: dict[str, bytes], chunk: int = 65536) -> None:
-    """Tables, data, every later phase, counters: the documented restore order."""
+    """Tables, data, every later phase, counters, objects: the documented restore order."""
     with open_loader(url) as loader:
         loader.create_schema(snapshot, phase="tables")
         for table in snapshot.tables:
@@ -34,3 +35,9 @@ def restore(url: str, snapshot: SchemaSnapshot, data: dict[str, bytes], chunk: i
         for phase in ("keys", "indexes", "constraints"):
             loader.create_schema(snapshot, phase=phase)
         loader.set_sequences(snapshot)
+        loader.create_schema(snapshot, phase="objects")
+
+
+def structure(snapshot: SchemaSnapshot) -> SchemaSnapshot:
+    """The snapshot without the engine tool's archive (it holds the dump's time and name)."""
+    return dataclasses.replace(snapshot, native={})

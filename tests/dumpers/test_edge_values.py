@@ -78,30 +78,30 @@ def test_mariadb_floats_percent_names_and_lax_mode_values_come_back_exactly() ->
                 "PARTITION BY RANGE (y) (PARTITION p1 VALUES LESS THAN (2024), "
                 "PARTITION pmax VALUES LESS THAN MAXVALUE)"
             ],
-            "table events: partitioned tables are not supported",
+            "partitioned table events (its partitioning is not carried yet)",
         ),
         (
             ["CREATE TABLE sites (id INT PRIMARY KEY, at POINT)"],
-            "table sites: column at has the spatial type point",
+            "column sites.at (spatial type point)",
         ),
         (
             ["CREATE TABLE prices (id INT PRIMARY KEY, v INT) WITH SYSTEM VERSIONING"],
-            "table prices is a system-versioned table",
+            "system-versioned table prices (not carried yet)",
         ),
         (
             [
                 "CREATE SEQUENCE refs",
                 "CREATE TABLE orders (id INT PRIMARY KEY DEFAULT (NEXT VALUE FOR refs))",
             ],
-            "table refs is a sequence",
+            "sequence refs (not carried yet)",
         ),
         (
             ["CREATE TABLE paths (id INT PRIMARY KEY, p VARCHAR(10) CHARACTER SET sjis)"],
-            "table paths: column p uses the character set sjis",
+            "column paths.p (character set sjis does not survive",
         ),
         (
             ["CREATE TABLE notes (id INT PRIMARY KEY, `line\nbreak` TEXT)"],
-            "a table or column name holds a line break",
+            "its name holds a line break; rename it",
         ),
     ],
 )
@@ -180,7 +180,7 @@ def test_sqlite_virtual_tables_are_refused(tmp_path: Path) -> None:
             "CREATE VIRTUAL TABLE docs_fts USING fts5(body, content='docs', content_rowid='id')",
         ],
     )
-    with open_dumper(source) as dumper, pytest.raises(SourceError, match="table docs_fts: virtual"):
+    with open_dumper(source) as dumper, pytest.raises(SourceError, match="virtual table docs_fts"):
         dumper.schema()
 
 

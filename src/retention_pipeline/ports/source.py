@@ -187,6 +187,9 @@ class Table:
     ``primary_key_definition`` is the engine's text of the key where it says more than
     its columns (PostgreSQL: ``DEFERRABLE``, ``INCLUDE``); snapshots
     written before it existed lack it, and their keys are rebuilt from the columns.
+    ``rowid`` names the hidden row id a SQLite table keeps besides its columns (no
+    INTEGER PRIMARY KEY stands for it), which its dump then carries as a first field;
+    None where there is none or a column already is it.
     """
 
     name: str
@@ -197,6 +200,7 @@ class Table:
     checks: tuple[CheckConstraint, ...] = ()
     create_sql: str | None = None
     primary_key_definition: str | None = None
+    rowid: str | None = None
 
     @property
     def order_by(self) -> tuple[str, ...]:
@@ -321,6 +325,7 @@ def _table_from(data: Mapping[str, Any]) -> Table:
         checks=tuple(CheckConstraint(**c) for c in data["checks"]),
         create_sql=data["create_sql"],
         primary_key_definition=data.get("primary_key_definition"),
+        rowid=data.get("rowid"),
     )
 
 

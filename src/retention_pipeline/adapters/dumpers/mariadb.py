@@ -37,6 +37,14 @@ from retention_pipeline.adapters.dumpers.copy_text import (
 )
 from retention_pipeline.adapters.dumpers.mariadb_catalog import quote, read_snapshot
 from retention_pipeline.adapters.dumpers.mariadb_inventory import read_inventory
+from retention_pipeline.adapters.dumpers.mariadb_objects import (
+    LaterObject,
+    from_native,
+    read_objects,
+    replay,
+    to_native,
+    without_missing_definers,
+)
 from retention_pipeline.adapters.dumpers.session import Session
 from retention_pipeline.ports.source import (
     APPLY_ALL,
@@ -141,9 +149,10 @@ class MariaDBDumper(_MariaDB):
         try:
             with self.conn.cursor() as cur:
                 snapshot = read_snapshot(cur, self.server_version())
+                native = to_native(read_objects(cur))
         except pymysql.MySQLError as error:
             raise self.failure("reading the schema", error) from None
-        return replace(snapshot, objects=self.inventory())
+        return replace(snapshot, objects=self.inventory(), native=native)
 
     def inventory(self) -> tuple[SchemaObject, ...]:
         try:
@@ -195,6 +204,7 @@ class MariaDBLoader(_MariaDB):
         super().__init__(
             endpoint, f"FOREIGN_KEY_CHECKS = 0, UNIQUE_CHECKS = 0, sql_mode = '{_LOAD_MODE}'"
         )
+        self._skipped: list[str] = []
 
     def is_empty(self) -> bool:
         try:
@@ -219,7 +229,7 @@ class MariaDBLoader(_MariaDB):
             raise self.failure("checking the target", error) from None
 
     def clear(self) -> None:
-        """Drop every table and view of the target database (``restore --force``)."""
+        """Drop every table, view, routine and event of the target (``restore --force``)."""
         try:
             with self.conn.cursor() as cur:
                 cur.execute(
@@ -229,6 +239,18 @@ class MariaDBLoader(_MariaDB):
                 for name, kind in cur.fetchall():
                     what = "VIEW" if kind == "VIEW" else "TABLE"
                     cur.execute(f"DROP {what} IF EXISTS {quote(name)}")
+                cur.execute(
+                    "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES "
+                    "WHERE ROUTINE_SCHEMA = DATABASE()"
+                )
+                for kind, name in cur.fetchall():
+                    cur.execute(f"DROP {kind} IF EXISTS {quote(name)}")
+                cur.execute(
+                    "SELECT EVENT_NAME FROM information_schema.EVENTS "
+                    "WHERE EVENT_SCHEMA = DATABASE()"
+                )
+                for (name,) in cur.fetchall():
+                    cur.execute(f"DROP EVENT IF EXISTS {quote(name)}")
         except pymysql.MySQLError as error:
             raise self.failure("emptying the target", error) from None
 
@@ -249,11 +271,51 @@ class MariaDBLoader(_MariaDB):
             with self.conn.cursor() as cur:
                 for statement in statements:
                     cur.execute(statement)
+                if phase == "objects":
+                    self._later_objects(cur, from_native(snapshot.native), options)
         except pymysql.MySQLError as error:
             raise self.failure(f"creating the schema ({phase})", error) from None
 
+    def _later_objects(self, cur: Any, objects: list[LaterObject], options: RestoreOptions) -> None:
+        """Routines, views, triggers, events (``mariadb_objects``), each in its own session
+        settings; the loader's settings are put back afterwards."""
+        if not objects:
+            return
+        cur.execute(
+            "SELECT @@sql_mode, @@character_set_client, @@collation_connection, @@time_zone"
+        )
+        saved = cur.fetchone()
+
+        def create(obj: LaterObject) -> str:
+            text, dropped = without_missing_definers(
+                obj, self._account_exists, owners=options.owners
+            )
+            if dropped is not None:
+                self._skipped.append(dropped)
+            return text
+
+        try:
+            replay(cur, objects, create)
+        finally:
+            cur.execute(
+                "SET SESSION sql_mode = %s, character_set_client = %s, "
+                "collation_connection = %s, time_zone = %s",
+                saved,
+            )
+
+    def _account_exists(self, user: str, host: str) -> bool:
+        """Whether the target knows the account (unreadable grant tables: treated as no)."""
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(
+                    "SELECT COUNT(*) FROM mysql.user WHERE User = %s AND Host = %s", (user, host)
+                )
+                return int(cur.fetchone()[0]) > 0
+        except pymysql.MySQLError:
+            return False
+
     def skipped(self) -> tuple[str, ...]:
-        return ()  # owners and grants are not carried by this loader yet
+        return tuple(self._skipped)
 
     def load_table(self, table: Table, chunks: Iterable[bytes]) -> None:
         names = ", ".join(quote(c.name) for c in table.columns)

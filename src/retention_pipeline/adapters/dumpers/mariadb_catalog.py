@@ -20,9 +20,10 @@ from retention_pipeline.ports.source import (
     Index,
     SchemaSnapshot,
     Sequence,
-    SourceError,
     Table,
     UniqueConstraint,
+    UnsupportedObject,
+    UnsupportedSchemaError,
     sorted_snapshot,
 )
 
@@ -111,21 +112,16 @@ def split_create_table(create: str) -> tuple[str, list[str], int | None]:
 
 def read_snapshot(cur: Any, version: str) -> SchemaSnapshot:
     """The snapshot of the connection's current database, read with cursor ``cur``."""
+    refused: list[UnsupportedObject] = []
     cur.execute(_PARTITIONED)
-    partitioned = [row[0] for row in cur.fetchall()]
-    if partitioned:
-        raise SourceError(
-            f"table {', '.join(partitioned)}: partitioned tables are not supported by the "
-            "MariaDB dumper yet (the restore could not recreate them); ask for them to be "
-            "supported"
-        )
+    refused += [
+        UnsupportedObject("partitioned table", row[0], "its partitioning is not carried yet")
+        for row in cur.fetchall()
+    ]
     cur.execute(_UNREAD_TABLES)
     for table, kind in cur.fetchall():
-        what = "a sequence" if kind == "SEQUENCE" else "a system-versioned table"
-        raise SourceError(
-            f"table {table} is {what}, which the MariaDB dumper does not support yet (the "
-            "backup would leave it out); ask for it to be supported"
-        )
+        what = "sequence" if kind == "SEQUENCE" else "system-versioned table"
+        refused.append(UnsupportedObject(what, table, "not carried yet"))
     cur.execute(_TABLES)
     names = [row[0] for row in cur.fetchall()]
     columns: dict[str, list[Column]] = {name: [] for name in names}
@@ -134,31 +130,31 @@ def read_snapshot(cur: Any, version: str) -> SchemaSnapshot:
     for table, name, type_, nullable, default, extra, charset in cur.fetchall():
         if table not in columns:
             continue  # a view's column
+        where = f"{table}.{name}"
         if any(mark in table + name for mark in "\r\n"):
-            raise SourceError(
-                "a table or column name holds a line break, which the MariaDB dumper cannot "
-                "carry (it reads the server's CREATE TABLE text line by line); rename it"
+            refused.append(
+                UnsupportedObject(
+                    "column", where.replace("\n", " "), "its name holds a line break; rename it"
+                )
             )
         if charset is not None and charset.lower() not in _SAFE_CHARSETS:
-            raise SourceError(
-                f"table {table}: column {name} uses the character set {charset}, some of "
-                "whose strings would not come back byte for byte (the dump reads text as "
-                "UTF-8); convert the column to utf8mb4, or ask for the set to be supported"
-            )
-        if "GENERATED" in (extra or "").upper():
-            raise SourceError(
-                f"table {table}: column {name} is a generated column, which the MariaDB "
-                "dumper does not support yet; ask for it to be added"
+            refused.append(
+                UnsupportedObject(
+                    "column",
+                    where,
+                    f"character set {charset} does not survive UTF-8 byte for byte; "
+                    "convert it to utf8mb4",
+                )
             )
         if type_.lower().split("(")[0] in _SPATIAL:
-            raise SourceError(
-                f"table {table}: column {name} has the spatial type {type_}, which the "
-                "MariaDB dumper does not support yet (the restore could not load it); ask "
-                "for it to be added"
-            )
+            refused.append(UnsupportedObject("column", where, f"spatial type {type_}"))
+        if "GENERATED" in (extra or "").upper():
+            continue  # computed again by the target from its CREATE TABLE text
         if "auto_increment" in (extra or "").lower():
             counted[table] = name
         columns[table].append(Column(name, type_, nullable == "YES", default))
+    if refused:
+        raise UnsupportedSchemaError("mariadb database", refused)
     keys: dict[tuple[str, str], dict[str, Any]] = {}
     cur.execute(_KEYS)
     for table, name, kind, column, ref_table, ref_column, on_delete in cur.fetchall():

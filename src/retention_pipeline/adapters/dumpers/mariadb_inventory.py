@@ -110,8 +110,13 @@ def read_inventory(cur: Any) -> tuple[SchemaObject, ...]:
         objects.append(schema_object("constraint", f"{constraint} ON {table}", "\n".join(lines)))
     for (table, check), lines in _grouped(cur, _CHECKS, 2).items():
         objects.append(schema_object("check", f"{check} ON {table}", "\n".join(lines)))
+    # information_schema qualifies a view's columns with the database's name, which a
+    # restore into another database changes: the definition is compared without it
+    cur.execute("SELECT DATABASE()")
+    (database,) = cur.fetchone()
+    own = "`" + str(database).replace("`", "``") + "`."
     for (view,), lines in _grouped(cur, _VIEWS, 1).items():
-        objects.append(schema_object("view", view, "\n".join(lines)))
+        objects.append(schema_object("view", view, "\n".join(lines).replace(own, "")))
     parameters = _grouped(cur, _PARAMETERS, 2)
     for (kind, routine), lines in _grouped(cur, _ROUTINES, 2).items():
         signature = parameters.get((routine, kind), [])

@@ -8,24 +8,32 @@ shortest exact floats), so the same rows give the same bytes whatever the server
 role's defaults are.
 
 The whole dump runs in one ``REPEATABLE READ READ ONLY`` transaction: the schema and every
-table are read as of one instant, so the tables are consistent with each other. A restore
-creates bare tables, loads them, then adds keys, indexes and foreign keys, like pg_dump.
+table are read as of one instant, so the tables are consistent with each other. The DDL is
+``pg_dump``'s, taken in that same snapshot (``pg_tools``): every type, function, table,
+view, trigger, rule and policy of the schema, with the extensions it uses. A restore runs
+its pre-data part, loads the rows, then its post-data part in the restore's phases, as
+``pg_restore`` would; snapshots written before the archive was carried are restored from
+their structured fields (tables, keys, indexes, foreign keys, sequences) as they were.
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import re
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from retention_pipeline.adapters.dumpers import Endpoint
+from retention_pipeline.adapters.dumpers import Endpoint, pg_tools
 from retention_pipeline.adapters.dumpers.copy_text import CHUNK_SIZE
 from retention_pipeline.adapters.dumpers.postgres_catalog import read_snapshot
 from retention_pipeline.adapters.dumpers.postgres_copy import copy_out
@@ -68,6 +76,20 @@ _SESSION = [
 ]
 
 
+# Where the schema snapshot's ``native`` field keeps pg_dump's archive (base64), the
+# extensions the schema uses and the materialized views that held rows.
+ARCHIVE = "pg_dump-custom"
+EXTENSIONS = "extensions"
+POPULATED = "populated-materialized-views"
+
+_EXTENSIONS = """
+SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname <> 'plpgsql' ORDER BY 1"""
+_POPULATED = """
+SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relkind = 'm' AND c.relispopulated ORDER BY 1"""
+
+
 class _Postgres(Session):
     """A connection in autocommit mode with the canonical session settings."""
 
@@ -77,24 +99,35 @@ class _Postgres(Session):
         self.endpoint = endpoint
         self.namespace = namespace
         try:
-            conninfo = make_conninfo(
-                "",
-                host=endpoint.host,
-                port=endpoint.port,
-                user=endpoint.user,
-                password=endpoint.password,
-                dbname=endpoint.database,
-                **endpoint.query,
-            )
+            conninfo = make_conninfo("", password=endpoint.password, **self._where())
             self.conn: psycopg.Connection[Any] = psycopg.connect(conninfo, autocommit=True)
-            for statement in _SESSION:
-                self.conn.execute(statement)
-            # Names in the dump's defaults and keys are unqualified (they are resolved in
-            # this schema when read), so both sides resolve them in this schema only,
-            # whatever search_path the database or the role sets.
-            self.conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(namespace)))
+            self.settle_session()
         except psycopg.Error as error:
             raise self.failure("connecting", error) from None
+
+    def _where(self) -> dict[str, Any]:
+        endpoint = self.endpoint
+        return {
+            "host": endpoint.host,
+            "port": endpoint.port,
+            "user": endpoint.user,
+            "dbname": endpoint.database,
+            **endpoint.query,
+        }
+
+    def tools_connection(self) -> pg_tools.Connection:
+        """How pg_dump and pg_restore reach the same database (password in their env)."""
+        where = {k: v for k, v in self._where().items() if v is not None}
+        return pg_tools.Connection(make_conninfo("", **where), self.endpoint.password)
+
+    def settle_session(self) -> None:
+        """The canonical settings (again after a pg_dump script changed some of them)."""
+        for statement in _SESSION:
+            self.conn.execute(statement)
+        # Names in the dump's defaults and keys are unqualified (they are resolved in
+        # this schema when read), so both sides resolve them in this schema only,
+        # whatever search_path the database or the role sets.
+        self.conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(self.namespace)))
 
     def table_id(self, name: str) -> sql.Identifier:
         return sql.Identifier(self.namespace, name)
@@ -127,9 +160,25 @@ class PostgresDumper(_Postgres):
     def schema(self) -> SchemaSnapshot:
         try:
             snapshot = read_snapshot(self.conn, self.namespace, self.server_version())
+            native = self._native()
         except psycopg.Error as error:
             raise self.failure("reading the schema", error) from None
-        return replace(snapshot, objects=self.inventory())
+        return replace(snapshot, objects=self.inventory(), native=native)
+
+    def _native(self) -> dict[str, str]:
+        """pg_dump's schema-only archive in this very snapshot, and what it leaves out."""
+        row = self.conn.execute("SHOW server_version_num").fetchone()
+        pg_tools.check_version(int(row[0]) if row else 0)
+        exported = self.conn.execute("SELECT pg_export_snapshot()").fetchone()
+        assert exported is not None  # the function always returns one row
+        archive = pg_tools.dump_schema(self.tools_connection(), self.namespace, exported[0])
+        extensions = [list(r) for r in self.conn.execute(_EXTENSIONS).fetchall()]
+        populated = [r[0] for r in self.conn.execute(_POPULATED, (self.namespace,))]
+        return {
+            ARCHIVE: base64.b64encode(archive).decode("ascii"),
+            EXTENSIONS: json.dumps(extensions),
+            POPULATED: json.dumps(populated),
+        }
 
     def inventory(self) -> tuple[SchemaObject, ...]:
         try:
@@ -144,7 +193,8 @@ class PostgresDumper(_Postgres):
             order = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
         else:  # whole-row text in byte order: total and the same on every server
             order = sql.SQL('(r.*)::text COLLATE "C"')  # r.*: even with a column named r
-        query = sql.SQL("COPY (SELECT {} FROM {} AS r ORDER BY {}) TO STDOUT").format(
+        # ONLY: an inheritance parent's own rows (its children are tables of their own)
+        query = sql.SQL("COPY (SELECT {} FROM ONLY {} AS r ORDER BY {}) TO STDOUT").format(
             columns, self.table_id(table.name), order
         )
         try:
@@ -164,14 +214,26 @@ class PostgresLoader(_Postgres):
 
     def __init__(self, endpoint: Endpoint, namespace: str = "public") -> None:
         super().__init__(endpoint, namespace)
+        self._skipped: list[str] = []
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
         try:
-            # Keys and indexes are built after the load: with the server's default 64 MB
-            # their sorts spill to disk and get one parallel worker; 256 MB keeps a CRM's
-            # largest index in memory (this session only, like pg_restore's users do).
-            self.conn.execute("SET maintenance_work_mem = '256MB'")
+            self.settle_session()
         except psycopg.Error as error:
             self.close()
             raise self.failure("configuring the session", error) from None
+
+    def settle_session(self) -> None:
+        super().settle_session()
+        # Keys and indexes are built after the load: with the server's default 64 MB
+        # their sorts spill to disk and get one parallel worker; 256 MB keeps a CRM's
+        # largest index in memory (this session only, like pg_restore's users do).
+        self.conn.execute("SET maintenance_work_mem = '256MB'")
+
+    def close(self) -> None:
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+        super().close()
 
     def is_empty(self) -> bool:
         try:
@@ -196,30 +258,16 @@ class PostgresLoader(_Postgres):
         return bool(row and row[0])
 
     def clear(self) -> None:
-        """Drop every table, view and sequence of the target schema (``restore --force``)."""
-        kinds = {
-            "r": "TABLE",
-            "p": "TABLE",
-            "v": "VIEW",
-            "m": "MATERIALIZED VIEW",
-            "S": "SEQUENCE",
-            "f": "FOREIGN TABLE",
-        }
+        """Drop the target schema with everything in it, then create it empty again.
+
+        ``restore --force`` only: a schema holds types, functions and the rest besides
+        tables, and any of them left behind would clash with the restore's own.
+        """
+        schema = sql.Identifier(self.namespace)
         try:
             with self.conn.transaction():
-                rows = self.conn.execute(
-                    "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n "
-                    "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = ANY(%s) "
-                    "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid "
-                    "AND d.deptype IN ('a', 'i'))",
-                    (self.namespace, list(kinds)),
-                ).fetchall()
-                for name, kind in rows:
-                    self.conn.execute(
-                        sql.SQL("DROP {} IF EXISTS {} CASCADE").format(
-                            sql.SQL(kinds[kind]), self.table_id(name)
-                        )
-                    )
+                self.conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
+                self.conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
         except psycopg.Error as error:
             raise self.failure("emptying the target", error) from None
 
@@ -229,16 +277,85 @@ class PostgresLoader(_Postgres):
         self.refuse_unsafe_target(
             snapshot, phase, self.is_empty, target=f"the target schema {self.namespace}"
         )
-        statements = _PHASES[phase](self, snapshot)
+        native = ARCHIVE in snapshot.native
         try:
+            statements: list[Statement | str]
+            if native:  # one script: pg_restore's SQL of this phase's slice
+                statements = [self._native_phase(snapshot, phase, options)]
+            else:
+                statements = list(_PHASES[phase](self, snapshot))
             with self.conn.transaction():
                 for statement in statements:
                     self.conn.execute(statement)
+            if native:
+                self.settle_session()
         except psycopg.Error as error:
             raise self.failure(f"creating the schema ({phase})", error) from None
 
+    def _native_phase(self, snapshot: SchemaSnapshot, phase: Phase, options: RestoreOptions) -> str:
+        """The SQL of pg_dump's archive that ``phase`` runs (``pg_tools.PHASES``)."""
+        archive = self._archive(snapshot)
+        if phase == "tables":
+            entries = pg_tools.contents(archive, "pre-data")
+        else:
+            entries = [
+                e for e in pg_tools.contents(archive, "post-data") if _phase_of(e.kind) == phase
+            ]
+        text = pg_tools.script(
+            archive, entries, owners=options.owners, privileges=options.privileges
+        )
+        if phase == "tables":
+            text = self._extensions(snapshot) + _create_schema_if_missing(text, self.namespace)
+            self._note_switches(options)
+        if phase == "objects":
+            text = self._refreshes(snapshot, archive) + text
+        if options.owners or options.privileges:
+            roles = {r for (r,) in self.conn.execute("SELECT rolname FROM pg_roles")}
+            text, dropped = pg_tools.drop_missing_roles(text, roles)
+            self._skipped += dropped
+        return text
+
+    def _archive(self, snapshot: SchemaSnapshot) -> Path:
+        """pg_dump's archive as a file pg_restore can read (written once per restore)."""
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="retention-pgrestore-")
+        path = Path(self._scratch.name) / "schema.dump"
+        if not path.exists():
+            path.write_bytes(base64.b64decode(snapshot.native[ARCHIVE]))
+        return path
+
+    def _extensions(self, snapshot: SchemaSnapshot) -> str:
+        """``CREATE EXTENSION`` for what the schema uses (``pg_dump --schema`` omits them)."""
+        lines = []
+        for name, schema in json.loads(snapshot.native.get(EXTENSIONS, "[]")):
+            quoted = sql.Identifier(schema).as_string(self.conn)
+            lines.append(f"CREATE SCHEMA IF NOT EXISTS {quoted};")
+            ext = sql.Identifier(name).as_string(self.conn)
+            lines.append(f"CREATE EXTENSION IF NOT EXISTS {ext} WITH SCHEMA {quoted};")
+        return "\n".join(lines) + "\n"
+
+    def _refreshes(self, snapshot: SchemaSnapshot, archive: Path) -> str:
+        """Fill the materialized views that held rows, in the archive's dependency order."""
+        populated = set(json.loads(snapshot.native.get(POPULATED, "[]")))
+        names = [
+            e.line.split(" ")[-2]
+            for e in pg_tools.contents(archive, "pre-data")
+            if e.kind == "MATERIALIZED VIEW"
+        ]
+        return "".join(
+            f"REFRESH MATERIALIZED VIEW {self.table_id(name).as_string(self.conn)};\n"
+            for name in names
+            if name in populated
+        )
+
+    def _note_switches(self, options: RestoreOptions) -> None:
+        if not options.owners:
+            self._skipped.append("owners: none applied (--no-owner); the restoring role owns all")
+        if not options.privileges:
+            self._skipped.append("privileges: no GRANT or REVOKE applied (--no-privileges)")
+
     def skipped(self) -> tuple[str, ...]:
-        return ()  # owners and grants are not carried by this loader yet
+        return tuple(self._skipped)
 
     def load_table(self, table: Table, chunks: Iterable[bytes]) -> None:
         """COPY the table's rows in; a large table goes through ``LANES`` sessions at once."""
@@ -457,6 +574,27 @@ def _unique_sql(columns: tuple[str, ...]) -> str:
 def _object_ddl(loader: PostgresLoader, snapshot: SchemaSnapshot) -> list[Statement]:
     """Views, triggers, rules and the rest are not recreated yet (the inventory says so)."""
     return []
+
+
+def _phase_of(kind: str) -> Phase:
+    """The restore phase of a post-data entry kind (``pg_tools.PHASES``; else constraints)."""
+    for phase, kinds in pg_tools.PHASES.items():
+        if kinds is not None and kind in kinds:
+            return phase  # type: ignore[return-value]
+    return "constraints"
+
+
+def _create_schema_if_missing(text: str, namespace: str) -> str:
+    """pg_dump's ``CREATE SCHEMA`` of the restored schema, kept only where it is missing.
+
+    The schema exists on most targets (``public``, or one an operator made for the
+    restore); its owner, grants and comment still follow from the archive.
+    """
+    quoted = '"' + namespace.replace('"', '""') + '"'
+    for name in {namespace, quoted}:
+        create = f"\nCREATE SCHEMA {name};\n"
+        text = text.replace(create, f"\nCREATE SCHEMA IF NOT EXISTS {name};\n")
+    return text
 
 
 _PHASES = {

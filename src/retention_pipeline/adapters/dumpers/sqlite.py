@@ -13,13 +13,18 @@ BLOB and a field that is exactly a rendered integer or float becomes a number. T
 this cannot tell apart (a BLOB kept in a TEXT column, a text that reads like a number or
 like hex in another column) are listed in ``docs/dump-formats.md``.
 
-Schema: the ``CREATE`` statements of ``sqlite_master`` are replayed as written (tables,
-then indexes after the data); views and triggers are not restored yet. The dump reads in
-one read transaction, so every table is seen as of the same instant.
+Schema: the ``CREATE`` statements of ``sqlite_master`` are replayed as written: tables,
+then the rows, then indexes, then views and triggers in their creation order and the
+header fields ``user_version`` and ``application_id`` (an application's own schema
+version). A table with a hidden row id (no INTEGER PRIMARY KEY) carries it as the first
+field of each row, since applications and foreign keys may refer to it. Virtual tables
+are refused by name. The dump reads in one read transaction, so every table is seen as
+of the same instant.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import sqlite3
@@ -39,6 +44,9 @@ from retention_pipeline.adapters.dumpers.copy_text import (
 )
 from retention_pipeline.adapters.dumpers.session import Session
 from retention_pipeline.adapters.dumpers.sqlite_catalog import (
+    HEADER,
+    OBJECTS,
+    native_parts,
     quote,
     read_inventory,
     read_snapshot,
@@ -112,9 +120,10 @@ class SQLiteDumper(_SQLite):
     def schema(self) -> SchemaSnapshot:
         try:
             snapshot = read_snapshot(self.conn, self.server_version())
+            native = native_parts(self.conn)
         except sqlite3.Error as error:
             raise self.failure("reading the schema", error) from None
-        return replace(snapshot, objects=self.inventory())
+        return replace(snapshot, objects=self.inventory(), native=native)
 
     def inventory(self) -> tuple[SchemaObject, ...]:
         try:
@@ -126,11 +135,14 @@ class SQLiteDumper(_SQLite):
         return rechunk(self._rows(table))
 
     def _rows(self, table: Table) -> Iterator[bytes]:
-        select = ", ".join(quote(c.name) for c in table.columns)
+        select = ", ".join(_names(table))
         if table.primary_key:
             order = ", ".join(quote(c) for c in table.primary_key)
-        else:
-            order = ", ".join(str(i) for i in range(1, len(table.columns) + 1))
+        else:  # every column, then the row id where there is one: a total order
+            first = 2 if table.rowid else 1
+            order = ", ".join(str(i) for i in range(first, len(table.columns) + first))
+            if table.rowid:
+                order += ", 1"
         try:
             cur = self.conn.execute(f"SELECT {select} FROM {quote(table.name)} ORDER BY {order}")
             for row in cur:  # one at a time: rows may hold large attachments
@@ -145,6 +157,12 @@ class SQLiteDumper(_SQLite):
             raise self.failure("dumping", error, table.name) from None
         except sqlite3.Error as error:
             raise self.failure("dumping", error, table.name) from None
+
+
+def _names(table: Table) -> list[str]:
+    """The fields of a table's dump: its hidden row id first where it has one."""
+    names = [quote(c.name) for c in table.columns]
+    return [table.rowid, *names] if table.rowid else names
 
 
 def _render(value: Any) -> bytes | None:
@@ -212,6 +230,10 @@ class SQLiteLoader(_SQLite):
             statements = [t.create_sql or "" for t in snapshot.tables]
         elif phase == "constraints":
             statements = [i.definition or "" for i in snapshot.indexes]
+        elif phase == "objects":
+            statements = [sql for _, _, sql in json.loads(snapshot.native.get(OBJECTS, "[]"))]
+            header = json.loads(snapshot.native.get(HEADER, "{}"))
+            statements += [f"PRAGMA {p} = {int(header[p])}" for p in sorted(header)]
         self._in_transaction(f"creating the schema ({phase})", statements)
 
     def _rollback(self) -> None:
@@ -234,10 +256,12 @@ class SQLiteLoader(_SQLite):
         return ()  # owners and grants are not carried by this loader yet
 
     def load_table(self, table: Table, chunks: Iterable[bytes]) -> None:
-        names = ", ".join(quote(c.name) for c in table.columns)
-        marks = ", ".join(["?"] * len(table.columns))
-        statement = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"
+        names = _names(table)
+        marks = ", ".join(["?"] * len(names))
+        statement = f"INSERT INTO {quote(table.name)} ({', '.join(names)}) VALUES ({marks})"
         parsers = [_parser(c) for c in table.columns]
+        if table.rowid:
+            parsers.insert(0, int)
         try:
             self.conn.execute("BEGIN")
             for batch in parsed_batches(chunks, parsers, BATCH_ROWS):

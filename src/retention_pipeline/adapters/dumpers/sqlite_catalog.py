@@ -10,6 +10,8 @@ last id handed out.
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 from collections import defaultdict
 
@@ -20,9 +22,10 @@ from retention_pipeline.ports.source import (
     SchemaObject,
     SchemaSnapshot,
     Sequence,
-    SourceError,
     Table,
     UniqueConstraint,
+    UnsupportedObject,
+    UnsupportedSchemaError,
     schema_object,
     sorted_snapshot,
 )
@@ -62,17 +65,51 @@ def _index_columns(conn: sqlite3.Connection, index: str) -> tuple[str, ...]:
     return tuple(name if name is not None else "<expression>" for _, _, name in rows)
 
 
+# Views and triggers in the order they were created (sqlite_master's rowid), which is an
+# order they can be created again in; a restore replays them after the rows.
+_LATER_OBJECTS = """SELECT type, name, sql FROM sqlite_master
+WHERE type IN ('view', 'trigger') AND sql IS NOT NULL ORDER BY rowid"""
+OBJECTS = "sqlite-objects"  # the native field holding them, as JSON
+HEADER = "sqlite-header"  # and the header fields, as JSON
+_ROWID_NAMES = ("rowid", "_rowid_", "oid")
+_WITHOUT_ROWID = re.compile(r"\)\s*(?:STRICT\s*,\s*)?WITHOUT\s+ROWID", re.IGNORECASE)
+
+
+def native_parts(conn: sqlite3.Connection) -> dict[str, str]:
+    """What a restore replays after the rows: views, triggers, header fields."""
+    later = [list(row) for row in conn.execute(_LATER_OBJECTS)]
+    header = {p: conn.execute(f"PRAGMA {p}").fetchone()[0] for p in _HEADER_FIELDS}
+    return {OBJECTS: json.dumps(later), HEADER: json.dumps(header)}
+
+
+def _rowid(sql: str | None, columns: tuple[Column, ...], pk: tuple[str, ...]) -> str | None:
+    """The name to read a table's hidden row id by, where it has one apart from its columns."""
+    if _WITHOUT_ROWID.search(sql or ""):
+        return None
+    types = {c.name: c.type.upper() for c in columns}
+    if len(pk) == 1 and types.get(pk[0]) == "INTEGER":
+        return None  # that column is the row id
+    taken = {c.name.lower() for c in columns}
+    return next((alias for alias in _ROWID_NAMES if alias not in taken), None)
+
+
 def read_snapshot(conn: sqlite3.Connection, version: str) -> SchemaSnapshot:
-    """The snapshot of the main database of ``conn``."""
+    """The snapshot of the main database of ``conn``.
+
+    Raises ``UnsupportedSchemaError`` naming every virtual table (full-text search,
+    R*Tree): their shadow tables and module state cannot be recreated from rows.
+    """
     objects = conn.execute(_OBJECTS).fetchall()
     virtual = sorted(
         name for kind, name, _, sql in objects if (sql or "").upper().startswith("CREATE VIRTUAL")
     )
     if virtual:
-        raise SourceError(
-            f"table {', '.join(virtual)}: virtual tables (full-text search, R*Tree) are not "
-            "supported by the SQLite dumper yet (a restore could not recreate them and "
-            "their shadow tables); ask for them to be supported"
+        raise UnsupportedSchemaError(
+            "sqlite database file",
+            [
+                UnsupportedObject("virtual table", name, "a full-text or R*Tree module")
+                for name in virtual
+            ],
         )
     index_sql = {name: sql for kind, name, _, sql in objects if kind == "index"}
     tables, indexes = [], []
@@ -90,7 +127,8 @@ def read_snapshot(conn: sqlite3.Connection, version: str) -> SchemaSnapshot:
                 cols = _index_columns(conn, index)
                 indexes.append(Index(index, name, cols, bool(unique), index_sql.get(index)))
         uniques.sort(key=lambda u: u.name)
-        tables.append(Table(name, columns, pk, None, tuple(uniques), (), sql))
+        rowid = _rowid(sql, columns, pk)
+        tables.append(Table(name, columns, pk, None, tuple(uniques), (), sql, rowid=rowid))
     primary_keys = {t.name: t.primary_key for t in tables}
     foreign_keys = [fk for t in tables for fk in _foreign_keys(conn, t.name, primary_keys)]
     sequences = _sequences(conn, primary_keys)
