@@ -7,7 +7,9 @@ of every shape must still come back exactly, whichever phase builds them.
 
 from __future__ import annotations
 
+import os
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -308,4 +310,46 @@ def test_primary_key_options_come_back(postgres_url: str) -> None:
             assert conn.execute(query).fetchall() == keys
         with open_dumper(target) as dumper:
             assert structure(dumper.schema()) == structure(snapshot)
+            assert table_dump_mismatches(digests, digest_tables(dumper, snapshot.tables)) == []
+
+
+def test_a_pg_dump_older_than_the_server_is_refused_naming_both_versions(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An old client would fail half-way (or miss new object kinds): say so up front."""
+    old = tmp_path / "bin" / "pg_dump"
+    old.parent.mkdir()
+    old.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 12.3'\n")
+    old.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{old.parent}:{os.environ['PATH']}")
+    source = _source(postgres_url)
+    with open_dumper(source) as dumper, pytest.raises(SourceError) as refused:
+        dumper.schema()
+    server = dumper_major(source)
+    assert f"pg_dump 12.3 is older than the PostgreSQL {server} server" in str(refused.value)
+    assert f"postgresql-client-{server}" in str(refused.value)
+
+
+def dumper_major(url: str) -> int:
+    with psycopg.connect(_libpq(url)) as conn:
+        row = conn.execute("SHOW server_version_num").fetchone()
+    assert row is not None
+    return int(row[0]) // 10000
+
+
+def test_a_forced_restore_replaces_every_object_of_the_schema(postgres_url: str) -> None:
+    """``--force`` must also clear types and functions, or pg_dump's DDL would clash."""
+    source = _source(postgres_url)
+    with psycopg.connect(_libpq(source), autocommit=True) as conn:
+        conn.execute("CREATE TYPE stage AS ENUM ('a', 'b')")
+        conn.execute("CREATE TABLE deals (id int PRIMARY KEY, s stage)")
+    snapshot, data, digests = dump_all(source)
+    with scratch_postgres_database() as target:
+        restore(target, snapshot, data)
+        with open_loader(target) as loader:
+            loader.clear()
+            assert loader.is_empty()
+        restore(target, snapshot, data)
+        with open_dumper(target) as dumper:
+            assert inventory_mismatches(snapshot.objects, dumper.inventory()) == []
             assert table_dump_mismatches(digests, digest_tables(dumper, snapshot.tables)) == []
