@@ -80,7 +80,8 @@ def test_same_data_dumps_to_the_same_bytes(databases: tuple[str, str]) -> None:
 
     assert second == first
     assert second_digests == first_digests
-    assert second_schema.to_json() == first_schema.to_json()
+    # pg_dump's archive in ``native`` records the second it was made: compared without it
+    assert structure(second_schema).to_json() == structure(first_schema).to_json()
 
 
 def test_non_empty_target_is_detected_and_refused(databases: tuple[str, str]) -> None:

@@ -5,7 +5,8 @@ Vocabulary:
 
 * ``SchemaSnapshot`` describes every table, index, foreign key and sequence in engine-native
   words (column types as the engine prints them). It is JSON-able with a stable order, so two
-  snapshots of the same schema give the same JSON and restore can be checked by equality.
+  snapshots of the same schema give the same JSON and restore can be checked by equality
+  (except ``native``: the engine tool's own archive there records when it was made).
 * A table's *dump* is the stream of its rows in a canonical text format (see
   ``docs/dump-formats.md``): one line per row, PostgreSQL COPY text escaping, rows ordered by
   primary key (or by every column when there is none). Same data, same bytes: that is what
@@ -20,8 +21,10 @@ Contract of every adapter:
   ``phase="tables"`` refuses a non-empty target with ``RefusedError``. Restore order is:
   ``create_schema(phase="tables")``, ``load_table`` for each table, then the phases that
   follow the data (faster, and independent of table order): ``keys`` (what an ordered
-  re-dump walks: primary keys), ``indexes`` (builds that leave every table readable: it
-  runs while the verification re-dumps the tables through another session),
+  re-dump walks: primary keys; an engine may start the builds of ``indexes`` in a
+  session of its own meanwhile), ``indexes`` (builds that leave every table readable,
+  waiting for any started during ``keys``: it runs while the verification re-dumps the
+  tables through another session),
   ``constraints`` (what needs a table to itself; it runs once the verification's session
   is closed), then ``set_sequences``, then ``objects`` (triggers, rules, materialized
   views and the rest that must come after the rows). An engine may do all of its work in

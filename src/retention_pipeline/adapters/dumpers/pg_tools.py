@@ -20,6 +20,7 @@ is dumped, naming both versions.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -95,9 +96,16 @@ def tool(name: str) -> str:
 
 def tool_major(name: str) -> tuple[int, int]:
     """The (major, minor) version ``name --version`` prints."""
-    out = _run([tool(name), "--version"], "checking the version of " + name).decode()
+    return _version_of(tool(name))
+
+
+@functools.cache
+def _version_of(path: str) -> tuple[int, int]:
+    """Asked once per process and path: every backup checks it, and it does not change."""
+    out = _run([path, "--version"], "checking the version of " + Path(path).name).decode()
     match = _VERSION.search(out)
     if match is None:
+        name = Path(path).name
         raise SourceError(f"{name} --version printed no PostgreSQL version; reinstall it")
     return int(match.group(1)), int(match.group(2) or 0)
 
@@ -114,25 +122,57 @@ def check_version(server_version_num: int) -> None:
         )
 
 
-def dump_schema(connection: Connection, schema: str, snapshot: str) -> bytes:
-    """The schema-only custom-format archive of ``schema`` as of ``snapshot``."""
-    with tempfile.TemporaryDirectory(prefix="retention-pgdump-") as scratch:
-        path = Path(scratch) / "schema.dump"
-        _run(
-            [
-                tool("pg_dump"),
-                "--schema-only",
-                "--format=custom",
-                f"--schema={_pattern(schema)}",
-                f"--snapshot={snapshot}",
-                "--no-sync",
-                f"--file={path}",
-                f"--dbname={connection.conninfo}",
-            ],
-            f"reading the DDL of schema {schema} (pg_dump)",
-            env=connection.env(),
-        )
-        return path.read_bytes()
+class SchemaDump:
+    """A running ``pg_dump --schema-only`` of one schema in an exported snapshot.
+
+    Started before the dumper reads its own catalog queries, so both run at once;
+    ``result`` waits for it and returns the custom-format archive. The snapshot stays
+    valid while the exporting transaction is open, which it is until the dump ends.
+    """
+
+    def __init__(self, connection: Connection, schema: str, snapshot: str) -> None:
+        self.schema = schema
+        self._scratch = tempfile.TemporaryDirectory(prefix="retention-pgdump-")
+        self._path = Path(self._scratch.name) / "schema.dump"
+        command = [
+            tool("pg_dump"),
+            "--schema-only",
+            "--format=custom",
+            f"--schema={_pattern(schema)}",
+            f"--snapshot={snapshot}",
+            "--no-sync",
+            f"--file={self._path}",
+            f"--dbname={connection.conninfo}",
+        ]
+        try:
+            self._process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=connection.env()
+            )
+        except OSError as error:
+            self._scratch.cleanup()
+            raise SourceError(f"{self._step}: pg_dump could not run ({error})") from None
+
+    @property
+    def _step(self) -> str:
+        return f"reading the DDL of schema {self.schema} (pg_dump)"
+
+    def result(self) -> bytes:
+        """The archive, once pg_dump exited; its first error line if it failed."""
+        try:
+            _, stderr = self._process.communicate()
+            if self._process.returncode != 0:
+                reason = _first_error(stderr.decode("utf-8", "replace"))
+                raise SourceError(f"{self._step} failed: {reason}")
+            return self._path.read_bytes()
+        finally:
+            self._scratch.cleanup()
+
+    def cancel(self) -> None:
+        """Stop a dump whose result is no longer wanted (the backup failed meanwhile)."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._scratch.cleanup()
 
 
 def _pattern(schema: str) -> str:
@@ -161,6 +201,13 @@ def contents(archive: Path, section: str) -> list[Entry]:
             continue
         entries.append(Entry(_kind(match.group("rest")), line))
     return entries
+
+
+def tag(entry: Entry) -> str:
+    """What follows an entry's kind in its line: ``schema name... owner``."""
+    rest = _TOC_LINE.match(entry.line)
+    assert rest is not None  # ``contents`` keeps only lines that match
+    return rest.group("rest")[len(entry.kind) + 1 :]
 
 
 _KINDS = sorted(

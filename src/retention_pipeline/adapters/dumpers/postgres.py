@@ -21,11 +21,11 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,12 @@ from psycopg.conninfo import make_conninfo
 
 from retention_pipeline.adapters.dumpers import Endpoint, pg_tools
 from retention_pipeline.adapters.dumpers.copy_text import CHUNK_SIZE
+from retention_pipeline.adapters.dumpers.postgres_builds import (
+    Builds,
+    Prebuilt,
+    plain_unique_suffix,
+    prebuilt,
+)
 from retention_pipeline.adapters.dumpers.postgres_catalog import read_snapshot
 from retention_pipeline.adapters.dumpers.postgres_copy import copy_out
 from retention_pipeline.adapters.dumpers.postgres_inventory import read_inventory
@@ -159,19 +165,27 @@ class PostgresDumper(_Postgres):
 
     def schema(self) -> SchemaSnapshot:
         try:
-            snapshot = read_snapshot(self.conn, self.namespace, self.server_version())
-            native = self._native()
+            archive = self._start_archive()
+            try:
+                snapshot = read_snapshot(self.conn, self.namespace, self.server_version())
+                objects = self.inventory()
+                native = self._native(archive.result())
+            finally:
+                archive.cancel()
         except psycopg.Error as error:
             raise self.failure("reading the schema", error) from None
-        return replace(snapshot, objects=self.inventory(), native=native)
+        return replace(snapshot, objects=objects, native=native)
 
-    def _native(self) -> dict[str, str]:
-        """pg_dump's schema-only archive in this very snapshot, and what it leaves out."""
+    def _start_archive(self) -> pg_tools.SchemaDump:
+        """Start pg_dump's schema-only archive in this very snapshot (it runs meanwhile)."""
         row = self.conn.execute("SHOW server_version_num").fetchone()
         pg_tools.check_version(int(row[0]) if row else 0)
         exported = self.conn.execute("SELECT pg_export_snapshot()").fetchone()
         assert exported is not None  # the function always returns one row
-        archive = pg_tools.dump_schema(self.tools_connection(), self.namespace, exported[0])
+        return pg_tools.SchemaDump(self.tools_connection(), self.namespace, exported[0])
+
+    def _native(self, archive: bytes) -> dict[str, str]:
+        """pg_dump's archive, and what it leaves out: extensions, views holding rows."""
         extensions = [list(r) for r in self.conn.execute(_EXTENSIONS).fetchall()]
         populated = [r[0] for r in self.conn.execute(_POPULATED, (self.namespace,))]
         return {
@@ -209,12 +223,18 @@ class PostgresDumper(_Postgres):
         super().close()
 
 
+_MAINTENANCE_MEMORY = "SET maintenance_work_mem = '256MB'"
+
+
 class PostgresLoader(_Postgres):
     """Writes into an empty schema; every step is its own transaction."""
 
     def __init__(self, endpoint: Endpoint, namespace: str = "public") -> None:
         super().__init__(endpoint, namespace)
         self._skipped: list[str] = []
+        self._listed: dict[str, list[pg_tools.Entry]] = {}
+        self._prebuilt: dict[str, Prebuilt] | None = None
+        self._roles: set[str] | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         try:
             self.settle_session()
@@ -227,9 +247,11 @@ class PostgresLoader(_Postgres):
         # Keys and indexes are built after the load: with the server's default 64 MB
         # their sorts spill to disk and get one parallel worker; 256 MB keeps a CRM's
         # largest index in memory (this session only, like pg_restore's users do).
-        self.conn.execute("SET maintenance_work_mem = '256MB'")
+        self.conn.execute(_MAINTENANCE_MEMORY)
 
     def close(self) -> None:
+        if "_builds" in self.__dict__:
+            self._builds.close()
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
@@ -293,27 +315,83 @@ class PostgresLoader(_Postgres):
             raise self.failure(f"creating the schema ({phase})", error) from None
 
     def _native_phase(self, snapshot: SchemaSnapshot, phase: Phase, options: RestoreOptions) -> str:
-        """The SQL of pg_dump's archive that ``phase`` runs (``pg_tools.PHASES``)."""
+        """The SQL of pg_dump's archive that ``phase`` runs (``pg_tools.PHASES``).
+
+        Keys and indexes are built as ``postgres_builds`` says: ``keys`` first runs the
+        constraints that keep pg_dump's statement, then starts the other indexes in a
+        second session and builds the primary keys in this one; ``indexes`` waits for
+        that session, then adds the foreign keys; ``constraints`` attaches the keys and
+        unique constraints built as indexes.
+        """
         archive = self._archive(snapshot)
         if phase == "tables":
-            entries = pg_tools.contents(archive, "pre-data")
-        else:
-            entries = [
-                e for e in pg_tools.contents(archive, "post-data") if _phase_of(e.kind) == phase
+            text = self._script(archive, self._contents(archive, "pre-data"), options)
+            self._note_switches(options)
+            return self._extensions(snapshot) + _create_schema_if_missing(text, self.namespace)
+        built = self._prebuilt_constraints(snapshot)
+        entries = [
+            e
+            for e in self._contents(archive, "post-data")
+            if _phase_of(e.kind) == phase and e.line not in built
+        ]
+        if phase == "keys":
+            self._run_script(self._script(archive, entries, options))
+            indexes = [
+                e
+                for e in self._contents(archive, "post-data")
+                if e.kind in ("INDEX", "INDEX ATTACH")
             ]
+            self._builds.start(
+                "".join(b.build for b in built.values() if not b.key)
+                + self._script(archive, indexes, options)
+            )
+            return "".join(b.build for b in built.values() if b.key)
+        if phase == "indexes":
+            self._builds.wait()
+            return self._script(archive, [e for e in entries if e.kind == "FK CONSTRAINT"], options)
+        text = self._script(archive, entries, options)
+        if phase == "constraints":
+            return "".join(b.attach for b in built.values()) + text
+        return self._refreshes(snapshot, archive) + text  # objects
+
+    def _script(self, archive: Path, entries: list[pg_tools.Entry], options: RestoreOptions) -> str:
+        """pg_restore's SQL of ``entries``, without the owners and grants left out."""
         text = pg_tools.script(
             archive, entries, owners=options.owners, privileges=options.privileges
         )
-        if phase == "tables":
-            text = self._extensions(snapshot) + _create_schema_if_missing(text, self.namespace)
-            self._note_switches(options)
-        if phase == "objects":
-            text = self._refreshes(snapshot, archive) + text
-        if options.owners or options.privileges:
-            roles = {r for (r,) in self.conn.execute("SELECT rolname FROM pg_roles")}
-            text, dropped = pg_tools.drop_missing_roles(text, roles)
+        if text and (options.owners or options.privileges):
+            if self._roles is None:
+                self._roles = {r for (r,) in self.conn.execute("SELECT rolname FROM pg_roles")}
+            text, dropped = pg_tools.drop_missing_roles(text, self._roles)
             self._skipped += dropped
         return text
+
+    def _run_script(self, text: str) -> None:
+        if text:
+            with self.conn.transaction():
+                self.conn.execute(text)
+            self.settle_session()
+
+    def _contents(self, archive: Path, section: str) -> list[pg_tools.Entry]:
+        """The archive's table of contents of ``section``, listed once per restore."""
+        if section not in self._listed:
+            self._listed[section] = pg_tools.contents(archive, section)
+        return self._listed[section]
+
+    def _prebuilt_constraints(self, snapshot: SchemaSnapshot) -> dict[str, Prebuilt]:
+        """The keys and unique constraints built as indexes first (read once, after
+        ``tables``: ``postgres_builds.prebuilt``)."""
+        if self._prebuilt is None:
+            entries = self._contents(self._archive(snapshot), "post-data")
+            self._prebuilt = prebuilt(self.conn, self.namespace, snapshot, entries)
+        return self._prebuilt
+
+    @cached_property
+    def _builds(self) -> Builds:
+        """The second session of the index builds, opened when ``keys`` first needs it."""
+        helper = _Postgres(self.endpoint, self.namespace)
+        helper.conn.execute(_MAINTENANCE_MEMORY)
+        return Builds(helper.conn)
 
     def _archive(self, snapshot: SchemaSnapshot) -> Path:
         """pg_dump's archive as a file pg_restore can read (written once per restore)."""
@@ -339,7 +417,7 @@ class PostgresLoader(_Postgres):
         populated = set(json.loads(snapshot.native.get(POPULATED, "[]")))
         names = [
             e.line.split(" ")[-2]
-            for e in pg_tools.contents(archive, "pre-data")
+            for e in self._contents(archive, "pre-data")
             if e.kind == "MATERIALIZED VIEW"
         ]
         return "".join(
@@ -530,17 +608,11 @@ def _constraint_ddl(loader: _Postgres, snapshot: SchemaSnapshot) -> list[Stateme
 
 
 _ADD = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}")
-# ``pg_get_constraintdef`` of a unique constraint with nothing but its columns (no INCLUDE,
-# WITH, tablespace or DEFERRABLE): only these are rebuilt as an index, then attached.
-_PLAIN_UNIQUE = re.compile(r"UNIQUE (NULLS NOT DISTINCT )?\([^()]*\)")
 
 
 def _plain_unique(unique: UniqueConstraint) -> str | None:
-    """The index suffix (``""`` or ``" NULLS NOT DISTINCT"``) of a plain unique constraint."""
-    match = _PLAIN_UNIQUE.fullmatch(unique.definition or "")
-    if match is None:
-        return None
-    return " NULLS NOT DISTINCT" if match.group(1) else ""
+    """The index suffix of a plain unique constraint (``postgres_builds``), else None."""
+    return plain_unique_suffix(unique.definition)
 
 
 def _foreign_keys(loader: _Postgres, snapshot: SchemaSnapshot, *, backed: bool) -> list[Statement]:
