@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
 from retention_pipeline.errors import ConfigError, InvalidInputError, RetentionError
@@ -78,7 +78,36 @@ def read_settings(home: Path) -> Settings:
     settings, problems = check_settings_text(text, str(path))
     if problems or settings is None:
         raise ConfigError("\n".join(str(p) for p in problems))
+    _refuse_overlapping_stores(settings, home, path)
     return settings
+
+
+def _refuse_overlapping_stores(settings: Settings, home: Path, path: Path) -> None:
+    """Refuse stores whose roots nest or coincide (``domain.settings.overlapping_stores``).
+
+    Folders are compared as written and, where they exist, with links resolved: a link
+    inside one store's folder to another's is the same nesting.
+    """
+    from retention_pipeline.domain.settings import overlapping_stores, store_root
+
+    written = {n: store_root(s.url, PurePosixPath(home)) for n, s in settings.stores.items()}
+    resolved = {
+        name: (space, Path(os.path.realpath("/" + "/".join(segments))).parts[1:])
+        for name, (space, segments) in written.items()
+        if space == "file://"
+    }
+    pairs = sorted(set(overlapping_stores(written)) | set(overlapping_stores(resolved)))
+    if pairs:
+        raise ConfigError(
+            "\n".join(
+                f"{path}: stores.{inner}.url lies inside stores.{outer}.url (or names the "
+                f"same place): listing {outer} shows {inner}'s objects, so an erasure or "
+                "cleanup there could reach another client's data; give every store a root "
+                "of its own (another bucket, or sibling prefixes like s3://b/backups and "
+                "s3://b/archives)"
+                for outer, inner in pairs
+            )
+        )
 
 
 @dataclass

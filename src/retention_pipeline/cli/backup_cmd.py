@@ -231,6 +231,13 @@ def run_cleanup(args: argparse.Namespace) -> int:
                 "--delete-unknown to remove them",
                 file=sys.stderr,
             )
+        if report.foreign_kept:
+            print(
+                f"{client}: {report.foreign_kept} objects under {client}/ are not of its "
+                "layout (another store's root may lie inside this one) and were left alone; "
+                "run: retention-pipeline config check",
+                file=sys.stderr,
+            )
     for client, error in run.failures.items():
         print(f"{client}: cleanup failed: {error}", file=sys.stderr)
     if run.failures:

@@ -65,9 +65,9 @@ def run_erase(args: argparse.Namespace) -> int:
 def _print_scope(outcome: ErasureOutcome) -> None:
     print(f"dry run: erasure scope of {outcome.client_id} (nothing was deleted)")
     headers = ["STORE", "LOCATION", "OBJECTS", "VERSIONS", "MARKERS", "UPLOADS", "BYTES"]
-    headers += ["UNKNOWN", "LOCKED"]
+    headers += ["UNKNOWN", "LOCKED", "LEFT ALONE"]
     keys = ["store", "location", "objects", "versions", "delete_markers", "unfinished_uploads"]
-    keys += ["bytes", "unknown_to_catalog", "locked"]
+    keys += ["bytes", "unknown_to_catalog", "locked", "left_alone"]
     print_table(headers, [[row[k] for k in keys] for row in outcome.stores])
     key = outcome.key
     if key is None:
@@ -90,5 +90,10 @@ def _print_outcome(outcome: ErasureOutcome) -> None:
     print(line)
     for until in outcome.residual_until:
         print(f"  residual copies under lock until {until} (crypto-erased; deleted then)")
+    for store, count in sorted(outcome.left_alone.items()):
+        print(
+            f"  {count} object(s) in store {store} under {outcome.client_id}/ are not of its "
+            "layout and were left alone (another store's root may lie inside this one)"
+        )
     for destination in outcome.delivered_to:
         print(f"  delivered to {destination}")

@@ -16,8 +16,12 @@ Rules this module enforces:
 
 from __future__ import annotations
 
+import posixpath
 import re
+from collections.abc import Mapping
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -203,6 +207,44 @@ connections: {}
 # Where reports are written.
 reports: reports
 """
+
+
+Root = tuple[str, tuple[str, ...]]
+
+
+def store_root(url: str, home: PurePosixPath) -> Root:
+    """Where a store's keys live: a namespace (``s3://bucket`` or ``file://``) and the
+    normalised path segments of its root inside it (relative folders from ``home``)."""
+    parts = urlsplit(url)
+    if parts.scheme == "s3":
+        return f"s3://{parts.netloc}", tuple(s for s in parts.path.split("/") if s)
+    path = PurePosixPath(unquote(parts.netloc + parts.path))
+    if not path.is_absolute():
+        path = home / path
+    return "file://", tuple(s for s in posixpath.normpath(str(path)).split("/") if s)
+
+
+def overlapping_stores(roots: Mapping[str, Root]) -> list[tuple[str, str]]:
+    """Pairs of stores whose roots are the same place or one lies inside the other.
+
+    Such stores list each other's objects: a key under one is a key under the other's
+    prefix, so one client's erasure or cleanup in the outer store could reach another
+    client's objects in the inner one. Segments are compared whole (``backups`` and
+    ``backups2`` do not overlap). S3 endpoints are not compared: two spellings of one
+    endpoint cannot be told apart, so one bucket name is one namespace.
+    """
+    pairs = []
+    names = sorted(roots)
+    for i, outer in enumerate(names):
+        for inner in names[i + 1 :]:
+            (space_a, a), (space_b, b) = roots[outer], roots[inner]
+            if space_a != space_b:
+                continue
+            if a == b[: len(a)]:
+                pairs.append((outer, inner))
+            elif b == a[: len(b)]:
+                pairs.append((inner, outer))
+    return pairs
 
 
 def default_config_text() -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from retention_pipeline.domain.archive_selection import Candidate, select_for_archive
+from retention_pipeline.domain.object_keys import archive_key
 from retention_pipeline.domain.policy import ClientPolicy
 from retention_pipeline.errors import RefusedError, RetentionError
 from retention_pipeline.ports.catalog import ArchiveCopy, Catalog, NewArchiveCopy
@@ -39,11 +40,6 @@ class ArchiveRun:
     client_id: str
     copied: list[str]
     skipped_reason: str | None = None
-
-
-def archive_key(client_id: str, rp_id: str) -> str:
-    """Where an archive copy lives in the archive store, under the client's prefix."""
-    return f"{client_id}/archive/{rp_id}.tar.zst.age"
 
 
 @dataclass

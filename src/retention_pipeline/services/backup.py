@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from retention_pipeline import __version__
+from retention_pipeline.domain.object_keys import recovery_point_key
 from retention_pipeline.domain.policy import ClientPolicy
 from retention_pipeline.envelope.age import Recipient, encrypt_stream, encrypted_size_bound
 from retention_pipeline.envelope.manifest import Manifest, ObjectEntry
@@ -360,15 +361,6 @@ ERASING_STATUSES = frozenset({"running", "failed", "completed", "completed_with_
 def erasure_under_way(catalog: Catalog, client_id: str) -> bool:
     """Whether an erasure of the client has started (and not merely been refused)."""
     return any(r.status in ERASING_STATUSES for r in catalog.list_erasure_requests(client_id))
-
-
-def recovery_point_key(client_id: str, rp_id: str) -> str:
-    """Where a recovery point is stored: under the client's prefix, named by opaque id.
-
-    Every object of a client lives under ``<client>/`` so that erasure and audits can
-    list a client's whole footprint with one prefix.
-    """
-    return f"{client_id}/recovery-points/{rp_id}.tar.zst.age"
 
 
 def recipients_fp(recipients: Iterable[Recipient]) -> tuple[str, ...]:

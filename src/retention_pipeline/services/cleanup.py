@@ -15,7 +15,10 @@ to another store must not strand an earlier attempt's leftovers):
 * versions of a ``complete`` recovery point other than the one recorded (an earlier
   attempt of a retried slot).
 
-Versions that no row knows are counted and kept, unless the caller asks for them
+Only keys of the client's exact shape are judged (``domain.object_keys.belongs_to``):
+anything else under the prefix, such as another store's objects seen through a nested
+root, is counted (``foreign_kept``) and never touched. Versions that no row knows are
+counted and kept, unless the caller asks for them
 (``delete_unknown``, the CLI's ``--delete-unknown``; never the daily task). A backup
 writes its ``pending`` row before its first byte, so no crash of ours leaves one: an
 unknown object means the catalog is a restored older copy, a new one, or the wrong one,
@@ -33,6 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from retention_pipeline.domain.object_keys import RECOVERY_POINTS, belongs_to
 from retention_pipeline.domain.policy import ClientPolicy
 from retention_pipeline.errors import RetentionError
 from retention_pipeline.ports.catalog import Catalog, RecoveryPoint, TransitionError
@@ -52,6 +56,7 @@ class CleanupReport:
     abandoned_points: list[str] = field(default_factory=list)
     unknown_objects: int = 0  # deleted: unknown to the catalog (``delete_unknown`` only)
     unknown_kept: int = 0  # unknown to the catalog and left in place
+    foreign_kept: int = 0  # under the prefix but not of the client's shape: never touched
 
 
 def cleanup_client(
@@ -95,6 +100,9 @@ def cleanup_client(
         points = {rp.key: rp for rp in catalog.list_recovery_points(policy.client)}
         doomed = []
         for version in listed:
+            if not belongs_to(policy.client, version.key, RECOVERY_POINTS):
+                report.foreign_kept += 1  # another store's, seen through a nested root
+                continue
             verdict = _verdict(version, points.get(version.key), name, cutoff)
             if verdict == "unknown":
                 if not delete_unknown:
@@ -112,6 +120,7 @@ def cleanup_client(
             report.aborted_uploads,
             report.abandoned_points,
             report.unknown_kept,
+            report.foreign_kept,
         )
     ):
         catalog.append_evidence(
@@ -124,6 +133,7 @@ def cleanup_client(
                 "abandoned_points": report.abandoned_points,
                 "unknown_objects": report.unknown_objects,
                 "unknown_kept": report.unknown_kept,
+                "foreign_kept": report.foreign_kept,
             },
             now,
         )
@@ -134,10 +144,11 @@ def _abort_stale_uploads(
     store: ObjectStore, prefix: str, cutoff: datetime, running: set[str]
 ) -> int:
     """Abort the unfinished uploads that no young attempt may still be writing."""
+    client = prefix.rstrip("/")
     stale = [
         u
         for u in store.list_unfinished_uploads(prefix)
-        if u.initiated < cutoff and u.key not in running
+        if u.initiated < cutoff and u.key not in running and belongs_to(client, u.key)
     ]
     for upload in stale:
         store.abort_unfinished_uploads(upload.key)

@@ -22,7 +22,7 @@ issues a certificate that supersedes the previous one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -59,6 +59,8 @@ class ErasureOutcome:
     residual_until: list[str] = field(default_factory=list)
     delivered_to: list[str] = field(default_factory=list)
     refused: str | None = None
+    # per store: versions under the client's prefix that are not its own (never deleted)
+    left_alone: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,7 +119,8 @@ class ErasureService:
                 now,
             )
             raise
-        return self._certify(policy, request, record, residual, now, airflow_run_id)
+        outcome = self._certify(policy, request, record, residual, now, airflow_run_id)
+        return replace(outcome, left_alone=_left_alone(scopes))
 
     def sweep_residuals(self, now: datetime) -> list[ErasureOutcome]:
         """Delete locked copies whose lock has ended; issue superseding certificates."""
@@ -276,7 +279,12 @@ class ErasureService:
                 "archive_copies": len(self.catalog.list_archive_copies(client)),
             },
             refused=refused,
+            left_alone=_left_alone(scopes),
         )
+
+
+def _left_alone(scopes: list[StoreScope]) -> dict[str, int]:
+    return {scope.store: scope.left_alone for scope in scopes if scope.left_alone}
 
 
 def gates(policy: ClientPolicy, requested_by: str, approved_by: str | None) -> None:

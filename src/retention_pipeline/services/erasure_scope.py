@@ -6,6 +6,10 @@ Rules this module enforces:
   delete marker under ``<client>/``, every unfinished upload there), not from the
   catalog alone; the catalog only says which entries it knew (the rest are reported as
   unknown to the catalog, and erased all the same);
+* the scope is client-exact: a listed key is the client's only when it has the exact
+  shape of one of its objects (``domain.object_keys.belongs_to``); anything else under
+  the prefix (another store's objects seen through a nested root, files no one wrote
+  there) is never deleted, and is counted as left alone;
 * the content SHA-256 of an entry is the catalog's when it knew the version, else the
   store's (``head``), else the hash of its bytes; a delete marker has none (empty hash);
 * a version under a lock that ends after ``now`` is never sent for deletion, whatever
@@ -25,21 +29,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from retention_pipeline.domain.erasure import EMPTY_SHA256, Entry
+from retention_pipeline.domain.object_keys import belongs_to, client_prefix
 from retention_pipeline.ports.catalog import Catalog
 from retention_pipeline.ports.store import (
     LockedVersionsError,
     ObjectNotFoundError,
     ObjectStore,
     ObjectVersion,
+    UnfinishedUpload,
 )
 
 # read-back checks in flight at once after an erasure (see ``StoreReach.readable``)
 READ_CHECKS = 16
-
-
-def client_prefix(client_id: str) -> str:
-    """Every object of a client lives under this prefix, in every store."""
-    return f"{client_id}/"
 
 
 @dataclass
@@ -50,6 +51,7 @@ class StoreScope:
     location: str
     entries: list[Entry] = field(default_factory=list)
     uploads: int = 0
+    left_alone: int = 0  # versions under the prefix that are not the client's
 
     def summary(self, now: datetime) -> dict[str, int | str]:
         """Counts only (safe to print and log): objects, versions, markers, bytes..."""
@@ -64,6 +66,7 @@ class StoreScope:
             "bytes": sum(e.size for e in self.entries),
             "unknown_to_catalog": sum(1 for e in self.entries if not e.known),
             "locked": sum(1 for e in self.entries if e.residual_at(now)),
+            "left_alone": self.left_alone,
         }
 
 
@@ -83,8 +86,11 @@ class StoreReach:
             store = self.store(name)
             scope = StoreScope(name, store.location or "unspecified")
             for version in store.list_versions(client_prefix(client_id)):
-                scope.entries.append(self._entry(store, version, known))
-            scope.uploads = sum(1 for _ in store.list_unfinished_uploads(client_prefix(client_id)))
+                if belongs_to(client_id, version.key):
+                    scope.entries.append(self._entry(store, version, known))
+                else:
+                    scope.left_alone += 1
+            scope.uploads = len(_uploads(store, client_id))
             scopes.append(scope)
         return scopes
 
@@ -152,9 +158,17 @@ class StoreReach:
         return out
 
     def abort_uploads(self, client_id: str) -> int:
-        """Abort every unfinished upload under the client's prefix, in every store."""
-        prefix = client_prefix(client_id)
-        return sum(self.store(name).abort_unfinished_uploads(prefix) for name in self.store_names)
+        """Abort every unfinished upload of the client's own keys, in every store.
+
+        Aborted key by key (the prefix is the key itself), never by the client's prefix:
+        that would also abort another store's uploads seen through a nested root.
+        """
+        aborted = 0
+        for name in self.store_names:
+            store = self.store(name)
+            for key in sorted({upload.key for upload in _uploads(store, client_id)}):
+                aborted += store.abort_unfinished_uploads(key)
+        return aborted
 
     def remaining(self, client_id: str, residual: Iterable[Entry]) -> list[str]:
         """What is left that should not be: one line per store (counts and keys only)."""
@@ -162,11 +176,12 @@ class StoreReach:
         problems = []
         for name in sorted(self.store_names):
             store = self.store(name)
-            prefix = client_prefix(client_id)
             extra = [
-                v for v in store.list_versions(prefix) if (name, v.key, v.version_id) not in allowed
+                v
+                for v in store.list_versions(client_prefix(client_id))
+                if belongs_to(client_id, v.key) and (name, v.key, v.version_id) not in allowed
             ]
-            uploads = sum(1 for _ in store.list_unfinished_uploads(prefix))
+            uploads = len(_uploads(store, client_id))
             if extra:
                 shown = ", ".join(sorted({v.key for v in extra})[:3])
                 problems.append(f"store {name!r}: {len(extra)} version(s) still listed ({shown})")
@@ -190,6 +205,12 @@ class StoreReach:
                 pool.map(lambda entry: _still_readable(stores[entry.store], entry), targets)
             )
         return [problem for problem in found if problem is not None]
+
+
+def _uploads(store: ObjectStore, client_id: str) -> list[UnfinishedUpload]:
+    """The client's own unfinished uploads in ``store``."""
+    listed = store.list_unfinished_uploads(client_prefix(client_id))
+    return [upload for upload in listed if belongs_to(client_id, upload.key)]
 
 
 def _still_readable(store: ObjectStore, entry: Entry) -> str | None:
