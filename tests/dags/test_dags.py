@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from retention_pipeline import bootstrap, tasks
+from retention_pipeline.domain.object_keys import recovery_point_key
 from retention_pipeline.local_airflow import AirflowEnv, DagRunRefusedError
 from retention_pipeline.ports.catalog import NewRecoveryPoint
-from retention_pipeline.domain.object_keys import recovery_point_key
 from tests.dags.conftest import (
     CANARY_DISPLAY,
     CANARY_EMAIL,
