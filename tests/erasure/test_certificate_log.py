@@ -20,7 +20,11 @@ SECOND = "petit-commerce"
 
 
 def add_second_client(home: ErasureHome) -> None:
-    """A client that subscribed to nothing: its erasure finds no object and no key."""
+    """A client that subscribed to nothing: its erasure finds no object and no key.
+
+    The erased client's file goes first: a tombstone's file is refused (test_tombstone).
+    """
+    (home.path / "policies" / f"{CLIENT}.yaml").unlink(missing_ok=True)
     document = {"client": SECOND, "backup": {"mode": "off"}, "legal_basis": "contract"}
     path = home.path / "policies" / f"{SECOND}.yaml"
     path.write_text(yaml.safe_dump(document), encoding="utf-8")

@@ -16,6 +16,7 @@ from retention_pipeline.cli.output import print_json, print_table
 from retention_pipeline.domain.settings import default_config_text
 from retention_pipeline.errors import ConfigError, RetentionError
 from retention_pipeline.services import policies
+from retention_pipeline.services.tombstones import tombstones
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -127,13 +128,22 @@ def _check_catalog_and_keys(installation: bootstrap.Installation) -> int:
     return 0
 
 
+def _state(row: dict[str, Any]) -> str:
+    if row["erased"]:
+        return f"erased {row['erased']['at']:%Y-%m-%d} ({row['erased']['certificate']})"
+    return "removed" if row["removed"] else "active"
+
+
 def run_clients(args: argparse.Namespace) -> int:
     """Clients in the catalog with their current policy version and options."""
     installation = bootstrap.load_installation(args.home)
     catalog = installation.catalog
+    erased = tombstones(catalog)
     rows: list[dict[str, object]] = []
     for client in catalog.list_clients():
-        policy = policies.current_policy(catalog, client.client_id)
+        gone = erased.get(client.client_id)
+        # an erased client's last version still reads as active: nothing runs for it
+        policy = None if gone else policies.current_policy(catalog, client.client_id)
         rows.append(
             {
                 "client": client.client_id,
@@ -141,6 +151,9 @@ def run_clients(args: argparse.Namespace) -> int:
                 "backup": policy.backup.mode if policy else "off",
                 "archive": bool(policy and policy.archive_active),
                 "removed": client.removed,
+                "erased": None
+                if gone is None
+                else {"at": gone.erased_at, "certificate": gone.certificate_id},
             }
         )
     if args.json:
@@ -154,7 +167,7 @@ def run_clients(args: argparse.Namespace) -> int:
                     f"v{r['policy_version']}",
                     r["backup"],
                     "on" if r["archive"] else "off",
-                    "removed" if r["removed"] else "active",
+                    _state(r),
                 ]
                 for r in rows
             ],

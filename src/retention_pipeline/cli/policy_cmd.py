@@ -25,6 +25,7 @@ from retention_pipeline.domain.policy_plan import ClientPlan, shown_value
 from retention_pipeline.errors import InvalidInputError, NotFoundError, RefusedError
 from retention_pipeline.ports.catalog import PolicyVersion
 from retention_pipeline.services import policies
+from retention_pipeline.services.tombstones import tombstone
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -206,10 +207,26 @@ def run_show(args: argparse.Namespace) -> int:
         raise NotFoundError(
             f"client {args.client!r} has no recorded policy, so nothing is processed for it"
         )
+    gone = tombstone(installation.catalog, args.client)
     if args.json:
-        print_json({"client": args.client, "version": latest.version, "policy": latest.document})
+        erased = None
+        if gone is not None:
+            erased = {"at": gone.erased_at, "certificate": gone.certificate_id}
+        print_json(
+            {
+                "client": args.client,
+                "version": latest.version,
+                "policy": latest.document,
+                "erased": erased,
+            }
+        )
         return 0
     print(f"client {args.client} policy v{latest.version} recorded {latest.recorded_at:%Y-%m-%d}")
+    if gone is not None:
+        print(
+            f"(erased: {gone.describe()}; its personal fields were scrubbed and nothing is "
+            "processed for it again)"
+        )
     if latest.document is None:
         print("(removed: nothing is processed for this client)")
         return 0

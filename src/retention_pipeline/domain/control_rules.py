@@ -94,6 +94,11 @@ def start_of_day(day: date) -> datetime:
 ERASED = frozenset({"completed", "completed_with_exceptions"})
 
 
+def _erased(client: ClientSnapshot) -> list[str]:
+    """The client's erasure requests that completed: its id is a tombstone."""
+    return [r.id for r in client.erasure_requests if r.status in ERASED]
+
+
 # -- C1 ------------------------------------------------------------------------------------
 
 
@@ -104,7 +109,7 @@ def policy_and_key(ctx: Context, client: ClientSnapshot) -> Outcome:
     policy = client.policy
     if policy is None or not policy.processes_anything:
         return not_applicable("no_active_option", policy_version=client.policy_version)
-    erased = [r.id for r in client.erasure_requests if r.status in ERASED]
+    erased = _erased(client)
     if erased:  # its key was destroyed on purpose: nothing is processed any more
         return not_applicable("erased", erasure_requests=erased)
     key = client.key
@@ -130,6 +135,8 @@ def backup_freshness(ctx: Context, client: ClientSnapshot) -> Outcome:
     ``backup.schedule`` whose grace has run out (automated mode only; semi-manual backups
     are taken on request and have no slot to miss)."""
     policy = client.policy
+    if erased := _erased(client):  # a tombstone: nothing is due for it any more
+        return not_applicable("erased", erasure_requests=erased)
     if policy is None or policy.backup.mode != "automated" or policy.backup.schedule is None:
         mode = policy.backup.mode if policy else None
         return not_applicable("not_automated", mode=mode)
@@ -248,6 +255,8 @@ def archive_copies(ctx: Context, client: ClientSnapshot) -> Outcome:
     retention), on the declared archive store (never the backup store), in that store's
     location, with the declared object lock."""
     policy = client.policy
+    if erased := _erased(client):
+        return not_applicable("erased", erasure_requests=erased)
     if policy is None or not policy.archive_active or policy.archive.every is None:
         return not_applicable("archive_off")
     copies = present_copies(client)

@@ -23,6 +23,7 @@ from retention_pipeline.ports.store import ObjectLock, ObjectStore
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR
 from retention_pipeline.services.objects import HashingStream, purge_object
 from retention_pipeline.services.policies import current_policy
+from retention_pipeline.services.tombstones import tombstone
 
 
 class ArchiveVerificationError(RetentionError):
@@ -134,8 +135,12 @@ class ArchiveService:
         return record
 
     def _policy(self, client_id: str) -> ClientPolicy | None:
+        """The policy in force if its archive option is on; never for an erased client
+        (its last version, scrubbed, still reads as on: ``services.tombstones``)."""
         policy = current_policy(self.catalog, client_id)
         if policy is None or not policy.archive_active:
+            return None
+        if tombstone(self.catalog, client_id) is not None:
             return None
         return policy
 

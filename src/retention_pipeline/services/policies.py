@@ -23,6 +23,7 @@ from retention_pipeline.services.policy_check import (
     load_policies,
     read_policy_text,
 )
+from retention_pipeline.services.tombstones import tombstones
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class LoadedPolicies:
 
     policies: dict[str, ClientPolicy]
     complete: bool
+    source: str = "policies"  # the file or folder read, to name in problems
 
 
 def read_policies(path: Path, settings: Settings | None, *, policies_dir: Path) -> LoadedPolicies:
@@ -54,7 +56,7 @@ def read_policies(path: Path, settings: Settings | None, *, policies_dir: Path) 
         raise PolicyError([f"{path}:1: -: no such policy file or folder; check the path"])
     if problems:
         raise PolicyError([str(p) for p in problems])
-    return LoadedPolicies(policies, complete)
+    return LoadedPolicies(policies, complete, str(path))
 
 
 def current_documents(catalog: Catalog) -> dict[str, dict[str, object] | None]:
@@ -67,9 +69,25 @@ def current_documents(catalog: Catalog) -> dict[str, dict[str, object] | None]:
 
 
 def plan(catalog: Catalog, loaded: LoadedPolicies) -> list[ClientPlan]:
-    """What ``apply`` would record, client by client."""
+    """What ``apply`` would record, client by client.
+
+    An erased client's policy file is a problem (``services.tombstones``): applying it
+    would undo the erasure's scrubbing. An erased client missing from a complete folder
+    is not "removed" either: it is erased, and nothing is recorded for it any more.
+    """
+    erased = tombstones(catalog)
+    refused = [
+        f"{loaded.source}:1: client: {client_id} was {erased[client_id].describe()}; its id "
+        "is a tombstone and nothing can be processed for it again; remove its policy file "
+        "(a new contract takes a new client id)"
+        for client_id in sorted(loaded.policies)
+        if client_id in erased
+    ]
+    if refused:
+        raise PolicyError(refused)
     desired = {cid: p.to_document() for cid, p in loaded.policies.items()}
-    return plan_policies(current_documents(catalog), desired, complete=loaded.complete)
+    current = {cid: doc for cid, doc in current_documents(catalog).items() if cid not in erased}
+    return plan_policies(current, desired, complete=loaded.complete)
 
 
 def apply(
