@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -85,12 +85,17 @@ def test_a_run_that_takes_the_slot_over_mid_way_keeps_it_whole(
     (removing what the first stored) and has written its own object when the first goes
     on; the first finishes, then the retry records its object. The slot must end with one
     complete row whose object is in the store: neither run may record or delete the
-    other's object."""
+    other's object.
+
+    The client's lock keeps two runs from overlapping (test_client_lock); they still can
+    when the lock was lost while the first ran (on PostgreSQL, its session dropped), so
+    the retry runs without it here: the slot's takeover rules must hold on their own."""
     with databases("sqlite") as source:
         monkeypatch.setenv("BT_CRM_A_URL", source)
         home.policy("acme-sas", storage=storage)
         first = home.installation().backup_service()
         retry = home.installation().backup_service()
+        monkeypatch.setattr(retry.catalog, "client_lock", lambda *a, **k: nullcontext())
         retry_ready, first_done = threading.Event(), threading.Event()
         outcome: dict[str, object] = {}
 

@@ -21,12 +21,13 @@ Contract (every adapter obeys it; ``tests/catalog/`` checks it on SQLite and Pos
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from retention_pipeline.domain.evidence import EvidenceEntry
-from retention_pipeline.errors import RetentionError
+from retention_pipeline.errors import RefusedError, RetentionError
 
 __all__ = [
     "RECOVERY_POINT_TRANSITIONS",
@@ -71,6 +72,15 @@ RECOVERY_POINT_TRANSITIONS: dict[RecoveryPointStatus, frozenset[RecoveryPointSta
     "pending": frozenset({"pending", "failed"}),
 }
 KeyRecordState = Literal["active", "pending_deletion", "destroyed"]
+
+
+# How long a backup, archive, retention apply or erasure waits for another operation of
+# the same client to end before it is refused (``Catalog.client_lock``).
+CLIENT_LOCK_WAIT = 10.0
+
+
+class ClientBusyError(RefusedError):
+    """Another operation holds the client's lock (``Catalog.client_lock``); retry later."""
 
 
 class ConflictError(RetentionError):
@@ -324,6 +334,15 @@ class Catalog(Protocol):
 
     def policy_history(self, client_id: str) -> list[PolicyVersion]:
         """Every version of the client's policy, oldest first; empty if unknown."""
+        ...
+
+    def client_lock(
+        self, client_id: str, operation: str, *, wait: float = 0.0
+    ) -> AbstractContextManager[None]:
+        """Hold the client's lock for a block: one backup, archive, retention apply or
+        erasure at a time per client. Another holder makes it wait up to ``wait``
+        seconds, then raise ``ClientBusyError`` naming the running operation. Released
+        by the server or the system when the holder dies."""
         ...
 
     def list_clients(self) -> list[ClientRecord]:

@@ -18,7 +18,7 @@ from retention_pipeline.domain.archive_selection import Candidate, select_for_ar
 from retention_pipeline.domain.object_keys import archive_key
 from retention_pipeline.domain.policy import ClientPolicy
 from retention_pipeline.errors import RefusedError, RetentionError
-from retention_pipeline.ports.catalog import ArchiveCopy, Catalog, NewArchiveCopy
+from retention_pipeline.ports.catalog import CLIENT_LOCK_WAIT, ArchiveCopy, Catalog, NewArchiveCopy
 from retention_pipeline.ports.store import ObjectLock, ObjectStore
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR
 from retention_pipeline.services.objects import HashingStream, purge_object
@@ -69,15 +69,23 @@ class ArchiveService:
         )
 
     def archive_client(self, client_id: str) -> ArchiveRun:
-        """Copy every due recovery point of one client; idempotent across reruns."""
-        policy = self._policy(client_id)
-        if policy is None:
-            return ArchiveRun(client_id, [], "archive option is off")
-        copied = [self.copy(policy, rp_id).id for rp_id in self.due(client_id, self.clock())]
-        return ArchiveRun(client_id, copied)
+        """Copy every due recovery point of one client; idempotent across reruns.
+
+        Under the client's lock (``Catalog.client_lock``), like ``copy``.
+        """
+        with self.catalog.client_lock(client_id, "archive", wait=CLIENT_LOCK_WAIT):
+            policy = self._policy(client_id)
+            if policy is None:
+                return ArchiveRun(client_id, [], "archive option is off")
+            due = self.due(client_id, self.clock())
+            return ArchiveRun(client_id, [self._copy(policy, rp_id).id for rp_id in due])
 
     def copy(self, policy: ClientPolicy, rp_id: str) -> ArchiveCopy:
-        """Copy one recovery point, verify the copy, and record it."""
+        """Copy one recovery point, verify the copy, and record it (under the lock)."""
+        with self.catalog.client_lock(policy.client, "archive", wait=CLIENT_LOCK_WAIT):
+            return self._copy(policy, rp_id)
+
+    def _copy(self, policy: ClientPolicy, rp_id: str) -> ArchiveCopy:
         rp = self.catalog.get_recovery_point(rp_id)
         target_name = policy.archive.storage
         if target_name is None or target_name == rp.store:

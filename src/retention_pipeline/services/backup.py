@@ -40,6 +40,7 @@ from retention_pipeline.envelope.recovery_point import (
 from retention_pipeline.envelope.spool import SealedSpool
 from retention_pipeline.errors import NotFoundError, RefusedError, RetentionError
 from retention_pipeline.ports.catalog import (
+    CLIENT_LOCK_WAIT,
     Catalog,
     NewRecoveryPoint,
     RecoveryPoint,
@@ -95,7 +96,21 @@ class BackupService:
         requested_by: str | None = None,
         progress: Progress | None = None,
     ) -> BackupResult:
-        """Back the client up once; see the module docstring for the ordering."""
+        """Back the client up once; see the module docstring for the ordering.
+
+        The client's lock is held throughout (``Catalog.client_lock``): a second backup of
+        the same client, or its erasure, waits or is refused naming this one.
+        """
+        with self.catalog.client_lock(client_id, "backup", wait=CLIENT_LOCK_WAIT):
+            return self._backup(client_id, scheduled_for, requested_by, progress)
+
+    def _backup(
+        self,
+        client_id: str,
+        scheduled_for: datetime | None,
+        requested_by: str | None,
+        progress: Progress | None,
+    ) -> BackupResult:
         policy = self._active_policy(client_id, requested_by)
         storage = policy.backup.storage
         assert storage is not None  # an active backup always names its store

@@ -30,12 +30,18 @@ from retention_pipeline.domain import erasure as rules
 from retention_pipeline.domain.erasure import Entry, ErasureRefusedError
 from retention_pipeline.domain.erasure_record import ErasureRecord
 from retention_pipeline.domain.policy import ClientPolicy
-from retention_pipeline.errors import NotFoundError, RetentionError
-from retention_pipeline.ports.catalog import Catalog, ErasureRequest, ErasureTrigger
+from retention_pipeline.errors import NotFoundError, RefusedError, RetentionError
+from retention_pipeline.ports.catalog import (
+    CLIENT_LOCK_WAIT,
+    Catalog,
+    ErasureRequest,
+    ErasureTrigger,
+)
 from retention_pipeline.services.certificates import CertificateIssuer
 from retention_pipeline.services.client_keys import ClientKeyring
 from retention_pipeline.services.erasure_scope import StoreReach, StoreScope
 from retention_pipeline.services.erasure_steps import ErasureIncompleteError, ErasureSteps
+from retention_pipeline.services.tombstones import tombstone
 
 __all__ = ["ErasureIncompleteError", "ErasureOutcome", "ErasureService", "gates"]
 
@@ -85,41 +91,55 @@ class ErasureService:
         dry_run: bool = False,
         airflow_run_id: str | None = None,
     ) -> ErasureOutcome:
-        """Erase every copy of the client and certify it (see the module docstring)."""
+        """Erase every copy of the client and certify it (see the module docstring).
+
+        The whole erasure holds the client's lock (``Catalog.client_lock``): a backup or a
+        second erasure of the client waits, or is refused naming this one. An erased
+        client is a tombstone (``services.tombstones``): erasing it again is refused.
+        """
         now = self.clock()
         policy = self.last_policy(client_id)
-        scopes = self.reach.resolve(client_id)
         if dry_run:
+            scopes = self.reach.resolve(client_id)
             return self._dry_run(policy, scopes, requested_by, approved_by, now)
-        request = self._request(policy, trigger, requested_by, approved_by, request_ref, now)
-        try:
-            gates(policy, requested_by, approved_by)
-        except ErasureRefusedError as refusal:
-            self._refuse(request, refusal, now)
-            raise
-        steps = ErasureSteps(self.catalog, self.keyring, self.reach)
-        record = ErasureRecord(request.details)
-        record.start_attempt(now, requested_by, airflow_run_id)
-        record.keep_order_form(
-            rules.contract_reference(policy.contract.reference), policy.legal_basis
-        )
-        entries = [entry for scope in scopes for entry in scope.entries]
-        record.merge(entries, _locations(policy, scopes))
-        self._save(request, "running", record)
-        try:
-            residual = steps.run(request, record, entries, now)
-        except Exception as exc:
-            record.fail(_reason(exc))
-            self._save(request, "failed", record)
-            self.catalog.append_evidence(
-                requested_by,
-                "erasure.failed",
-                {"client": client_id, "erasure_request": request.id},
-                {"reason": type(exc).__name__},
-                now,
+        with self.catalog.client_lock(client_id, "erasure", wait=CLIENT_LOCK_WAIT):
+            gone = tombstone(self.catalog, client_id)
+            if gone is not None:
+                raise RefusedError(
+                    f"client {client_id!r} was already {gone.describe()}; there is nothing "
+                    "left to erase (see: retention-pipeline certificate show "
+                    f"{gone.certificate_id})"
+                )
+            scopes = self.reach.resolve(client_id)
+            request = self._request(policy, trigger, requested_by, approved_by, request_ref, now)
+            try:
+                gates(policy, requested_by, approved_by)
+            except ErasureRefusedError as refusal:
+                self._refuse(request, refusal, now)
+                raise
+            steps = ErasureSteps(self.catalog, self.keyring, self.reach)
+            record = ErasureRecord(request.details)
+            record.start_attempt(now, requested_by, airflow_run_id)
+            record.keep_order_form(
+                rules.contract_reference(policy.contract.reference), policy.legal_basis
             )
-            raise
-        outcome = self._certify(policy, request, record, residual, now, airflow_run_id)
+            entries = [entry for scope in scopes for entry in scope.entries]
+            record.merge(entries, _locations(policy, scopes))
+            self._save(request, "running", record)
+            try:
+                residual = steps.run(request, record, entries, now)
+            except Exception as exc:
+                record.fail(_reason(exc))
+                self._save(request, "failed", record)
+                self.catalog.append_evidence(
+                    requested_by,
+                    "erasure.failed",
+                    {"client": client_id, "erasure_request": request.id},
+                    {"reason": type(exc).__name__},
+                    now,
+                )
+                raise
+            outcome = self._certify(policy, request, record, residual, now, airflow_run_id)
         return replace(outcome, left_alone=_left_alone(scopes))
 
     def sweep_residuals(self, now: datetime) -> list[ErasureOutcome]:
@@ -128,13 +148,16 @@ class ErasureService:
         for request in self.catalog.list_erasure_requests():
             if request.status != "completed_with_exceptions":
                 continue
-            record = ErasureRecord(request.details)
-            steps = ErasureSteps(self.catalog, self.keyring, self.reach)
-            remaining = steps.sweep(request, record, now)
-            if remaining is None:
-                continue
-            policy = self.last_policy(request.client_id)
-            outcomes.append(self._certify(policy, request, record, remaining, now, None))
+            with self.catalog.client_lock(
+                request.client_id, "erasure sweep", wait=CLIENT_LOCK_WAIT
+            ):
+                record = ErasureRecord(request.details)
+                steps = ErasureSteps(self.catalog, self.keyring, self.reach)
+                remaining = steps.sweep(request, record, now)
+                if remaining is None:
+                    continue
+                policy = self.last_policy(request.client_id)
+                outcomes.append(self._certify(policy, request, record, remaining, now, None))
         return outcomes
 
     def due_for_erasure(self, now: datetime) -> list[str]:

@@ -31,7 +31,7 @@ from retention_pipeline.domain.retention import (
     rules_for_archives,
     rules_for_backups,
 )
-from retention_pipeline.ports.catalog import Catalog
+from retention_pipeline.ports.catalog import CLIENT_LOCK_WAIT, Catalog
 from retention_pipeline.ports.store import ObjectStore
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR
 from retention_pipeline.services.objects import purge_object
@@ -105,13 +105,20 @@ class RetentionService:
         self, now: datetime, clients: Iterable[str] | None = None, *, dry_run: bool = False
     ) -> RetentionRun:
         """Delete what the plan expires (unless ``dry_run``) and write the report."""
-        items = self.plan(now, clients)
-        deleted: list[str] = []
-        if not dry_run:
-            for item in items:
-                if item.action == "expire":
-                    self._delete(item, now)
-                    deleted.append(item.id)
+        if dry_run:
+            items = self.plan(now, clients)
+            return RetentionRun(now, items, [], dry_run, self._write_report(items, now, dry_run))
+        items, deleted = [], []
+        # each client planned and applied under its lock: a backup or an erasure of the
+        # client cannot change what the plan decided on between the two
+        for client_id in list(clients) if clients is not None else self._clients():
+            with self.catalog.client_lock(client_id, "retention apply", wait=CLIENT_LOCK_WAIT):
+                planned = self.plan(now, [client_id])
+                for item in planned:
+                    if item.action == "expire":
+                        self._delete(item, now)
+                        deleted.append(item.id)
+            items += planned
         paths = self._write_report(items, now, dry_run)
         return RetentionRun(now, items, deleted, dry_run, paths)
 

@@ -20,6 +20,7 @@ from sqlalchemy import CursorResult, select, update
 from retention_pipeline.adapters.catalog import evidence_log, records
 from retention_pipeline.adapters.catalog.archive_and_erasure import ArchiveAndErasure
 from retention_pipeline.adapters.catalog.client_keys import ClientKeys
+from retention_pipeline.adapters.catalog.client_locks import ClientLocks
 from retention_pipeline.adapters.catalog.erasure_records import ErasureRecords
 from retention_pipeline.adapters.catalog.integrity_checks import IntegrityChecks
 from retention_pipeline.adapters.catalog.models import (
@@ -47,7 +48,7 @@ def policy_digest(document: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
 
 
-class SqlCatalog(ArchiveAndErasure, ClientKeys, ErasureRecords, IntegrityChecks):
+class SqlCatalog(ArchiveAndErasure, ClientKeys, ClientLocks, ErasureRecords, IntegrityChecks):
     """The catalog on one SQLAlchemy engine (see the module docstring)."""
 
     # -- policies ---------------------------------------------------------------------
