@@ -25,7 +25,7 @@ def test_the_recorded_head_is_the_newest_migration_file() -> None:
 def test_a_catalog_one_revision_behind_is_still_migrated(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/catalog.db"
     open_catalog(url).close()
-    downgrade_catalog(url, "0003")
+    downgrade_catalog(url, f"{int(HEAD_REVISION) - 1:04d}")
     catalog = open_catalog(url)
     try:
         assert list(catalog.applied_revisions) == [HEAD_REVISION]

@@ -47,7 +47,7 @@ def table_names(url: str) -> set[str]:
 def test_first_open_migrates_and_second_open_changes_nothing(catalog_url: str) -> None:
     with open_catalog(catalog_url) as first:
         assert first.applied_revisions[-1] == migration_head()
-        assert first.applied_revisions == ("0001", "0002", "0003", "0004")
+        assert first.applied_revisions == ("0001", "0002", "0003", "0004", "0005")
         first.record_policy_version("acme-sas", {"backup": {"mode": "off"}}, [], "ops", at(0))
     with open_catalog(catalog_url) as second:
         assert second.applied_revisions == ()
@@ -67,7 +67,7 @@ def test_downgrade_to_base_then_upgrade_again(catalog_url: str) -> None:
     assert not CATALOG_TABLES & table_names(catalog_url)
 
     with open_catalog(catalog_url) as again:
-        assert again.applied_revisions == ("0001", "0002", "0003", "0004")
+        assert again.applied_revisions == ("0001", "0002", "0003", "0004", "0005")
         # The head row of the evidence chain is back: appends work on the fresh schema.
         assert again.append_evidence("ops", "test.ping", {}, {}, at(1)).seq == 1
     assert schema_differences(catalog_url) == []
@@ -80,7 +80,7 @@ def test_one_step_down_drops_client_keys_and_keeps_recovery_points(catalog_url: 
     names = table_names(catalog_url)
     assert "client_keys" not in names and "recovery_points" in names
     with open_catalog(catalog_url) as again:
-        assert again.applied_revisions == ("0002", "0003", "0004")
+        assert again.applied_revisions == ("0002", "0003", "0004", "0005")
         assert [c.client_id for c in again.list_clients()] == ["acme-sas"]
     assert schema_differences(catalog_url) == []
 

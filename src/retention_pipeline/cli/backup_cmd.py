@@ -231,6 +231,17 @@ def run_cleanup(args: argparse.Namespace) -> int:
                 "--delete-unknown to remove them",
                 file=sys.stderr,
             )
+        leftovers = report.archive
+        if leftovers.deleted or leftovers.abandoned:
+            print(
+                f"{client}: {leftovers.deleted} leftover archive versions deleted, "
+                f"{len(leftovers.abandoned)} interrupted archive copies marked failed"
+            )
+        for store, key, until in leftovers.locked:
+            print(
+                f"{client}: a leftover archive version of {key} in store {store} is under lock "
+                f"until {until:%Y-%m-%d}; it is deleted by the first cleanup after that"
+            )
         if report.foreign_kept:
             print(
                 f"{client}: {report.foreign_kept} objects under {client}/ are not of its "

@@ -20,6 +20,7 @@ from datetime import datetime
 from retention_pipeline.domain.evidence import ChainVerdict
 from retention_pipeline.domain.policy import ClientPolicy
 from retention_pipeline.ports.catalog import (
+    ArchiveAttempt,
     ArchiveCopy,
     ErasureRequest,
     IntegrityCheck,
@@ -74,6 +75,7 @@ class ClientSnapshot:
     key: KeyFacts | None = None
     recovery_points: tuple[RecoveryPoint, ...] = ()
     archive_copies: tuple[ArchiveCopy, ...] = ()
+    archive_attempts: tuple[ArchiveAttempt, ...] = ()
     erasure_requests: tuple[ErasureRequest, ...] = ()
     certificates: tuple[CertificateFacts, ...] = ()
     integrity_checks: tuple[IntegrityCheck, ...] = ()

@@ -288,6 +288,11 @@ def archive_copies(ctx: Context, client: ClientSnapshot) -> Outcome:
         "wrong_store_ids": ids(wrong_store),
         "wrong_location_ids": ids(wrong_place),
         "wrong_lock_ids": ids(wrong_lock),
+        # copies interrupted half-way: what they left is cleanup's to remove (or, under a
+        # lock, to list until it ends); shown so that an auditor sees every copy made
+        "interrupted_copy_ids": ids(
+            a.id for a in client.archive_attempts if a.status in ("pending", "failed")
+        ),
     }
     return verdict(not (missing or wrong_store or wrong_place or wrong_lock), evidence)
 

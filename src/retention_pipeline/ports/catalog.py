@@ -31,6 +31,8 @@ from retention_pipeline.errors import RefusedError, RetentionError
 
 __all__ = [
     "RECOVERY_POINT_TRANSITIONS",
+    "ArchiveAttempt",
+    "ArchiveAttemptStatus",
     "ArchiveCopy",
     "ArchiveCopyStatus",
     "Catalog",
@@ -44,6 +46,7 @@ __all__ = [
     "IntegrityCheck",
     "IntegrityCheckKind",
     "IntegrityCheckResult",
+    "NewArchiveAttempt",
     "NewArchiveCopy",
     "NewCertificate",
     "NewErasureRequest",
@@ -57,6 +60,10 @@ __all__ = [
 
 RecoveryPointStatus = Literal["pending", "complete", "failed", "deleted"]
 ArchiveCopyStatus = Literal["present", "deleted"]
+# pending: bytes may be on their way; done: its copy's row is recorded (same transaction);
+# failed: it ended without a copy (what it stored may remain: cleanup's to find);
+# cleared: cleanup found nothing of it left unrecorded in the store.
+ArchiveAttemptStatus = Literal["pending", "done", "failed", "cleared"]
 ErasureTrigger = Literal["end_of_contract", "client_request", "retention_expiry"]
 CertificateStatus = Literal["completed", "completed_with_exceptions", "scheduled"]
 IntegrityCheckKind = Literal["verify", "restore_drill"]
@@ -198,6 +205,36 @@ class NewArchiveCopy:
     storage_class: str | None = None
     lock_mode: str | None = None
     lock_until: datetime | None = None
+    attempt_id: str | None = None  # the attempt this copy completes, marked done with it
+
+
+@dataclass(frozen=True)
+class NewArchiveAttempt:
+    """An archive copy about to be written: recorded before its first byte."""
+
+    id: str
+    client_id: str
+    recovery_point_id: str
+    store: str
+    key: str
+    started_at: datetime
+    lock_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ArchiveAttempt:
+    """A recorded archive attempt (see ``ArchiveAttemptStatus``)."""
+
+    id: str
+    client_id: str
+    recovery_point_id: str
+    store: str
+    key: str
+    started_at: datetime
+    lock_until: datetime | None
+    status: ArchiveAttemptStatus
+    finished_at: datetime | None
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -414,6 +451,20 @@ class Catalog(Protocol):
         statuses: Iterable[RecoveryPointStatus] | None = None,
     ) -> list[RecoveryPoint]:
         """Recovery points, oldest first, filtered by client and status when given."""
+        ...
+
+    def start_archive_attempt(self, attempt: NewArchiveAttempt) -> ArchiveAttempt:
+        """Record an archive copy in the making as ``pending``, before its first byte."""
+        ...
+
+    def finish_archive_attempt(
+        self, attempt_id: str, status: ArchiveAttemptStatus, at: datetime, reason: str | None
+    ) -> ArchiveAttempt:
+        """pending -> failed; any but cleared -> cleared (``done`` comes with the copy)."""
+        ...
+
+    def list_archive_attempts(self, client_id: str | None = None) -> list[ArchiveAttempt]:
+        """Archive attempts, oldest first."""
         ...
 
     def add_archive_copy(self, copy: NewArchiveCopy) -> ArchiveCopy:

@@ -11,6 +11,7 @@ hashing it -> read the copy back and compare size and SHA-256 with the recovery 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +19,14 @@ from retention_pipeline.domain.archive_selection import Candidate, select_for_ar
 from retention_pipeline.domain.object_keys import archive_key
 from retention_pipeline.domain.policy import ClientPolicy
 from retention_pipeline.errors import RefusedError, RetentionError
-from retention_pipeline.ports.catalog import CLIENT_LOCK_WAIT, ArchiveCopy, Catalog, NewArchiveCopy
+from retention_pipeline.ports.catalog import (
+    CLIENT_LOCK_WAIT,
+    ArchiveCopy,
+    Catalog,
+    NewArchiveAttempt,
+    NewArchiveCopy,
+    RecoveryPoint,
+)
 from retention_pipeline.ports.store import ObjectLock, ObjectStore
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR
 from retention_pipeline.services.objects import HashingStream, purge_object
@@ -93,7 +101,7 @@ class ArchiveService:
                 f"client {policy.client!r}: the archive store must differ from the backup "
                 f"store {rp.store!r}; set archive.storage to a separate store"
             )
-        source, target = self.store(rp.store), self.store(target_name)
+        target = self.store(target_name)
         target.probe()  # an unreachable or misconfigured archive store fails before reading
         now = self.clock()
         lock = None
@@ -101,7 +109,43 @@ class ArchiveService:
             until = now + timedelta(days=policy.archive.lock.days)
             lock = ObjectLock(mode=policy.archive.lock.mode, until=until)
         key = archive_key(policy.client, rp.id)
-        hashed = HashingStream(source.get(rp.key, rp.version_id))
+        copy_id = self.new_id()
+        # the attempt's row comes before the first byte, as a backup's pending row does:
+        # a run killed from here on leaves a row that cleanup finds (``cleanup_client``)
+        self.catalog.start_archive_attempt(
+            NewArchiveAttempt(
+                copy_id, policy.client, rp.id, target_name, key, now, lock.until if lock else None
+            )
+        )
+        try:
+            record = self._write_copy(policy, rp, target, target_name, key, copy_id, lock, now)
+        except BaseException as exc:
+            with suppress(Exception):  # the failure itself is what the caller must see
+                reason = f"{type(exc).__name__}: the copy was not recorded"
+                self.catalog.finish_archive_attempt(copy_id, "failed", self.clock(), reason)
+            raise
+        self.catalog.append_evidence(
+            SYSTEM_ACTOR,
+            "archive.copied",
+            {"client": policy.client, "recovery_point": rp.id, "archive_copy": record.id},
+            {"store": target_name, "sha256": record.sha256, "lock_until": _iso(record.lock_until)},
+            self.clock(),
+        )
+        return record
+
+    def _write_copy(
+        self,
+        policy: ClientPolicy,
+        rp: RecoveryPoint,
+        target: ObjectStore,
+        target_name: str,
+        key: str,
+        copy_id: str,
+        lock: ObjectLock | None,
+        now: datetime,
+    ) -> ArchiveCopy:
+        """Stream the object over, read it back, and record the copy with its attempt."""
+        hashed = HashingStream(self.store(rp.store).get(rp.key, rp.version_id))
         stored = target.put(key, hashed, size_hint=rp.size, storage_class=None, lock=lock)
         if (hashed.size, hashed.sha256) != (rp.size, rp.sha256):
             purge_object(target, key)
@@ -117,9 +161,9 @@ class ArchiveService:
                 f"archive copy of recovery point {rp.id} in store {target_name!r} does not "
                 "match it (size or SHA-256); the copy was removed, the run must be retried"
             )
-        record = self.catalog.add_archive_copy(
+        return self.catalog.add_archive_copy(
             NewArchiveCopy(
-                id=self.new_id(),
+                id=copy_id,
                 recovery_point_id=rp.id,
                 client_id=policy.client,
                 store=target_name,
@@ -131,16 +175,9 @@ class ArchiveService:
                 storage_class=back.storage_class,
                 lock_mode=lock.mode if lock else None,
                 lock_until=lock.until if lock else None,
+                attempt_id=copy_id,
             )
         )
-        self.catalog.append_evidence(
-            SYSTEM_ACTOR,
-            "archive.copied",
-            {"client": policy.client, "recovery_point": rp.id, "archive_copy": record.id},
-            {"store": target_name, "sha256": back.sha256, "lock_until": _iso(record.lock_until)},
-            self.clock(),
-        )
-        return record
 
     def _policy(self, client_id: str) -> ClientPolicy | None:
         """The policy in force if its archive option is on; never for an erased client

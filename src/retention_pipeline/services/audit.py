@@ -114,6 +114,9 @@ def _client(
         archive_copies=tuple(
             c for c in catalog.list_archive_copies(client_id) if c.created_at <= now
         ),
+        archive_attempts=tuple(
+            a for a in catalog.list_archive_attempts(client_id) if a.started_at <= now
+        ),
         erasure_requests=tuple(
             r for r in catalog.list_erasure_requests(client_id) if r.created_at <= now
         ),

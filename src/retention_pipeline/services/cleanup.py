@@ -13,7 +13,9 @@ to another store must not strand an earlier attempt's leftovers):
   or whose ``pending`` row is older than the grace period (the row is then marked
   ``failed``: abandoned);
 * versions of a ``complete`` recovery point other than the one recorded (an earlier
-  attempt of a retried slot).
+  attempt of a retried slot);
+* what interrupted archive copies left in the archive stores (``archive_cleanup``):
+  deleted where no lock holds it, listed with its lock's end date where one does.
 
 Only keys of the client's exact shape are judged (``domain.object_keys.belongs_to``):
 anything else under the prefix, such as another store's objects seen through a nested
@@ -41,6 +43,7 @@ from retention_pipeline.domain.policy import ClientPolicy
 from retention_pipeline.errors import RetentionError
 from retention_pipeline.ports.catalog import Catalog, RecoveryPoint, TransitionError
 from retention_pipeline.ports.store import ObjectStore, ObjectVersion
+from retention_pipeline.services.archive_cleanup import ArchiveLeftovers, clean_archive_attempts
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR
 from retention_pipeline.services.policies import current_policy
 
@@ -57,6 +60,7 @@ class CleanupReport:
     unknown_objects: int = 0  # deleted: unknown to the catalog (``delete_unknown`` only)
     unknown_kept: int = 0  # unknown to the catalog and left in place
     foreign_kept: int = 0  # under the prefix but not of the client's shape: never touched
+    archive: ArchiveLeftovers = field(default_factory=ArchiveLeftovers)
 
 
 def cleanup_client(
@@ -114,8 +118,12 @@ def cleanup_client(
         if doomed:
             store.delete_versions(doomed)
             report.deleted_versions += len(doomed)
+    report.archive = clean_archive_attempts(catalog, policy.client, store_of, now, cutoff)
     if any(
         (
+            report.archive.deleted,
+            report.archive.locked,
+            report.archive.abandoned,
             report.deleted_versions,
             report.aborted_uploads,
             report.abandoned_points,
@@ -134,6 +142,9 @@ def cleanup_client(
                 "unknown_objects": report.unknown_objects,
                 "unknown_kept": report.unknown_kept,
                 "foreign_kept": report.foreign_kept,
+                "archive_leftovers_deleted": report.archive.deleted,
+                "archive_leftovers_locked": len(report.archive.locked),
+                "archive_attempts_abandoned": report.archive.abandoned,
             },
             now,
         )

@@ -101,6 +101,9 @@ class StoreReach:
             known.setdefault((rp.store, rp.key), {})[rp.version_id] = rp.sha256
         for copy in self.catalog.list_archive_copies(client_id):
             known.setdefault((copy.store, copy.key), {})[copy.version_id] = copy.sha256
+        for attempt in self.catalog.list_archive_attempts(client_id):
+            # what an interrupted copy left: the catalog knows of it, not of its version
+            known.setdefault((attempt.store, attempt.key), {}).setdefault(None, None)
         return known
 
     def _entry(

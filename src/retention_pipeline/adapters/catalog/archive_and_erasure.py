@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from retention_pipeline.adapters.catalog import records
 from retention_pipeline.adapters.catalog.models import (
+    ArchiveAttemptRow,
     ArchiveCopyRow,
     CertificateRow,
     ClientRow,
@@ -22,10 +24,13 @@ from retention_pipeline.adapters.catalog.models import (
 from retention_pipeline.adapters.catalog.transactions import Transactions
 from retention_pipeline.errors import NotFoundError
 from retention_pipeline.ports.catalog import (
+    ArchiveAttempt,
+    ArchiveAttemptStatus,
     ArchiveCopy,
     Certificate,
     ConflictError,
     ErasureRequest,
+    NewArchiveAttempt,
     NewArchiveCopy,
     NewCertificate,
     NewErasureRequest,
@@ -72,8 +77,70 @@ class ArchiveAndErasure(Transactions):
                 status="present",
             )
             session.add(row)
+            if copy.attempt_id is not None:  # the copy and its attempt's end: one commit
+                attempt = self._attempt_for_update(session, copy.attempt_id)
+                if attempt.status != "pending":
+                    raise TransitionError(
+                        f"archive attempt {attempt.id!r} is {attempt.status}, not pending; "
+                        "its copy cannot be recorded (cleanup may have judged it abandoned)"
+                    )
+                attempt.status, attempt.finished_at = "done", copy.created_at
             session.flush()
             return records.archive_copy(row)
+
+    def start_archive_attempt(self, attempt: NewArchiveAttempt) -> ArchiveAttempt:
+        """Record an archive copy in the making as ``pending``, before its first byte."""
+        with self._write() as session:
+            self._need(session, ClientRow, attempt.client_id, "client", _NEW_CLIENT)
+            if session.get(ArchiveAttemptRow, attempt.id) is not None:
+                raise ConflictError(f"archive attempt {attempt.id!r} already exists; use a new id")
+            row = ArchiveAttemptRow(
+                id=attempt.id,
+                client_id=attempt.client_id,
+                recovery_point_id=attempt.recovery_point_id,
+                store=attempt.store,
+                key=attempt.key,
+                started_at=attempt.started_at,
+                lock_until=attempt.lock_until,
+                status="pending",
+            )
+            session.add(row)
+            session.flush()
+            return records.archive_attempt(row)
+
+    def finish_archive_attempt(
+        self, attempt_id: str, status: ArchiveAttemptStatus, at: datetime, reason: str | None
+    ) -> ArchiveAttempt:
+        """pending -> failed; any but cleared -> cleared (``done`` comes with the copy)."""
+        allowed = {"failed": {"pending"}, "cleared": {"pending", "failed", "done"}}
+        with self._write() as session:
+            row = self._attempt_for_update(session, attempt_id)
+            if row.status not in allowed.get(status, set()):
+                raise TransitionError(
+                    f"archive attempt {attempt_id!r} is {row.status}; it cannot become {status}"
+                )
+            row.status, row.finished_at, row.reason = status, at, reason
+            session.flush()
+            return records.archive_attempt(row)
+
+    def list_archive_attempts(self, client_id: str | None = None) -> list[ArchiveAttempt]:
+        """Archive attempts, oldest first."""
+        query = select(ArchiveAttemptRow).order_by(
+            ArchiveAttemptRow.started_at, ArchiveAttemptRow.id
+        )
+        if client_id is not None:
+            query = query.where(ArchiveAttemptRow.client_id == client_id)
+        with self._read() as session:
+            return [records.archive_attempt(r) for r in session.scalars(query)]
+
+    @staticmethod
+    def _attempt_for_update(session: Session, attempt_id: str) -> ArchiveAttemptRow:
+        row = session.scalars(
+            select(ArchiveAttemptRow).where(ArchiveAttemptRow.id == attempt_id).with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"archive attempt {attempt_id!r} is not in the catalog")
+        return row
 
     def list_archive_copies(self, client_id: str | None = None) -> list[ArchiveCopy]:
         """Archive copies, oldest first, deleted ones included."""

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest revision under migrations/versions; bump it with every new migration
 # (tests/catalog/test_catalog_head.py fails until it matches).
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 SQLITE_BEGIN_OPTION = "retention_sqlite_begin"
 # Any fixed 64-bit number, shared by every process that migrates this catalog.
 _PG_MIGRATION_LOCK = 0x52_45_54_45_4E_54_49_4F

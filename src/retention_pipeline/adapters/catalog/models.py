@@ -179,6 +179,27 @@ class ArchiveCopyRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+class ArchiveAttemptRow(Base):
+    """One archive copy in the making, written before its first byte (migration 0005)."""
+
+    __tablename__ = "archive_attempts"
+    __table_args__ = (
+        Index(None, "client_id"),
+        CheckConstraint("status IN ('pending','done','failed','cleared')", name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    client_id: Mapped[str] = mapped_column(CLIENT_ID, ForeignKey("clients.client_id"))
+    recovery_point_id: Mapped[str] = mapped_column(ID, ForeignKey("recovery_points.id"))
+    store: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    lock_until: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    finished_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
 class ErasureRequestRow(Base):
     __tablename__ = "erasure_requests"
     __table_args__ = (

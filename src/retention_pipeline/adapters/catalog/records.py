@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, cast, overload
 
 from retention_pipeline.adapters.catalog.models import (
+    ArchiveAttemptRow,
     ArchiveCopyRow,
     CertificateRow,
     ClientKeyRow,
@@ -22,6 +23,8 @@ from retention_pipeline.adapters.catalog.models import (
 )
 from retention_pipeline.domain.evidence import EvidenceEntry, canonical_json
 from retention_pipeline.ports.catalog import (
+    ArchiveAttempt,
+    ArchiveAttemptStatus,
     ArchiveCopy,
     ArchiveCopyStatus,
     Certificate,
@@ -131,6 +134,21 @@ def archive_copy(row: ArchiveCopyRow) -> ArchiveCopy:
         created_at=utc(row.created_at),
         status=cast(ArchiveCopyStatus, row.status),
         deleted_at=utc(row.deleted_at),
+        reason=row.reason,
+    )
+
+
+def archive_attempt(row: ArchiveAttemptRow) -> ArchiveAttempt:
+    return ArchiveAttempt(
+        id=row.id,
+        client_id=row.client_id,
+        recovery_point_id=row.recovery_point_id,
+        store=row.store,
+        key=row.key,
+        started_at=utc(row.started_at),
+        lock_until=utc(row.lock_until),
+        status=cast(ArchiveAttemptStatus, row.status),
+        finished_at=utc(row.finished_at),
         reason=row.reason,
     )
 
