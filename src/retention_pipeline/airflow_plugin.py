@@ -9,6 +9,13 @@ Rules this module enforces:
   purpose, contract reference, hold reason, delivery address, key material or object
   contents. The policy view is an allow-list of fields, not a deny-list.
 * HTML is built from escaped values only and loads no external resource.
+* The OpenAPI document is a route like the others, behind the same login (FastAPI's own
+  ``/openapi.json`` skips app dependencies); the Swagger and ReDoc pages stay off, as
+  they load scripts from a CDN.
+* Every response, errors and crashes included, says ``Cache-Control: no-store`` (a
+  shared browser or proxy keeps no audit data), ``X-Content-Type-Options: nosniff`` and
+  a ``Content-Security-Policy`` that allows nothing to load and only Airflow's own UI to
+  frame the page (``SecurityHeaders``, wrapped around the whole app).
 
 The installation is read from ``RETENTION_HOME`` at each request, so the API server can
 start before the home exists and always shows the catalog as it is now.
@@ -25,6 +32,8 @@ from typing import Any
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retention_pipeline import bootstrap
 from retention_pipeline.domain.controls import summary
@@ -36,9 +45,53 @@ from retention_pipeline.services.audit import audit
 
 PREFIX = "/retention"
 
-app = FastAPI(
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    # nothing to load (the page has no script, style or image); framed by the Airflow UI
+    # (external view, same origin) and nothing else
+    "Content-Security-Policy": (
+        "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+    ),
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware that sets ``SECURITY_HEADERS`` on every HTTP response it sends."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _ComplianceApp(FastAPI):
+    """FastAPI with ``SecurityHeaders`` outside everything, the crash handler included.
+
+    ``add_middleware`` would put it inside Starlette's ``ServerErrorMiddleware``, so a
+    500 would go out without the headers.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
+app = _ComplianceApp(
     title="retention-pipeline compliance",
     dependencies=[Depends(get_user)],
+    openapi_url=None,  # served below, behind the login
     docs_url=None,
     redoc_url=None,
 )
@@ -173,6 +226,12 @@ def verification(installation: bootstrap.Installation, certificate_id: str) -> d
         "leaf_index": verified.leaf_index,
         "tree_size": verified.tree_size,
     }
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def get_openapi() -> dict[str, Any]:
+    """The API's OpenAPI document, for an authenticated user only."""
+    return app.openapi()
 
 
 @app.get("/api/summary")

@@ -247,6 +247,7 @@ class Installation:
             open_loader=self.open_loader,
             open_dumper=self.open_dumper,
             scratch=scratch_file,
+            sources_at=self.sources_at,
         )
 
     def archive_service(self) -> ArchiveService:
@@ -332,6 +333,31 @@ class Installation:
                 base_dir=self.home,
             )
         return self._stores[name]
+
+    def sources_at(self, url: str, named: str | None = None) -> list[str]:
+        """The configured source connections whose database ``url`` is, sorted by name.
+
+        Each connection's URL is read as the backup reads it (``url_env``, Airflow) and
+        compared by what it reaches, not by spelling (``same_database``). A connection
+        whose URL cannot be read here (its variable unset in this shell) is passed over:
+        a restore must not need every client's credentials. Only ``named``, the one an
+        operator vouches for, must be readable, and its error is raised.
+        """
+        from retention_pipeline.adapters.dumpers import same_database
+
+        found = []
+        for name in sorted(self.settings.connections):
+            try:
+                source = self.connection_url(name)
+            except ConfigError:
+                if name == named:
+                    raise
+                continue
+            if same_database(url, source):
+                found.append(name)
+        if named is not None and named not in self.settings.connections:
+            self.connection_url(named)  # raises: no such connection
+        return found
 
     def connection_url(self, name: str) -> str:
         """The URL of a named source connection, read from where the config says.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.plugin.conftest import ERASED, KEPT, PluginServer
@@ -22,6 +23,7 @@ ROUTES = [
     f"/retention/api/clients/{ERASED}",
     "/retention/api/certificates",
     "/retention/api/checkpoint",
+    "/retention/openapi.json",
 ]
 
 
@@ -105,7 +107,7 @@ def test_html_page_is_self_contained(server: PluginServer) -> None:
     assert "<script" not in page and "http://" not in page and "https://" not in page
 
 
-@pytest.mark.parametrize("index", range(8))
+@pytest.mark.parametrize("index", range(len(ROUTES) + 2))
 def test_no_response_shows_personal_data_or_keys(server: PluginServer, index: int) -> None:
     route = _routes(server)[index]
     status, body = server.get(route, token=server.token)
@@ -122,3 +124,40 @@ def test_plugin_adds_its_page_to_the_airflow_navigation(server: PluginServer) ->
     (view,) = plugin["external_views"]
     assert view["destination"] == "nav" and view["href"] == "/retention/"
     assert [app["url_prefix"] for app in plugin["fastapi_apps"]] == ["/retention"]
+
+
+def test_the_openapi_document_needs_a_login_and_no_cdn_page_is_served(
+    server: PluginServer,
+) -> None:
+    status, _ = server.get("/retention/openapi.json")
+    assert status == 401
+    status, _ = server.get("/retention/openapi.json", token="not-a-jwt")
+    assert status in (401, 403)
+    document: Any = server.json("/retention/openapi.json")
+    assert "/api/summary" in document["paths"]
+    for page in ("/retention/docs", "/retention/redoc"):  # they load scripts from a CDN
+        assert server.get(page, token=server.token)[0] == 404, page
+
+
+def test_every_response_says_no_store_nosniff_and_a_content_security_policy(
+    server: PluginServer,
+) -> None:
+    """Successes and errors alike: a browser or proxy keeps none of it, sniffs nothing."""
+    bearer = {"Authorization": f"Bearer {server.token}"}
+    forged = {"Authorization": "Bearer not-a-jwt"}
+    requests: list[tuple[str, str, dict[str, str], set[int]]] = [
+        *(("GET", route, bearer, {200}) for route in _routes(server)),
+        *(("GET", route, {}, {401}) for route in _routes(server)),
+        ("GET", "/retention/api/summary", forged, {401, 403}),
+        ("GET", "/retention/api/clients/no-such-client", bearer, {404}),
+        ("GET", "/retention/api/certificates/cert-none/verify", bearer, {404}),
+        ("GET", "/retention/no/such/page", bearer, {404}),
+        ("POST", "/retention/api/summary", bearer, {405}),
+    ]
+    for method, route, headers, expected in requests:
+        response = httpx.request(method, server.url + route, headers=headers, timeout=30)
+        assert response.status_code in expected, (method, route, response.status_code)
+        assert response.headers.get("cache-control") == "no-store", (method, route)
+        assert response.headers.get("x-content-type-options") == "nosniff", (method, route)
+        policy = response.headers.get("content-security-policy", "")
+        assert "default-src 'none'" in policy and "frame-ancestors 'self'" in policy, route

@@ -53,6 +53,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     restore.add_argument("--documents", metavar="DIR", type=Path, help="restore documents here")
     restore.add_argument("--force", action="store_true", help="replace a non-empty target")
     restore.add_argument(
+        "--into-source",
+        metavar="CONNECTION",
+        help="allow --to to be this source connection's own database (refused otherwise)",
+    )
+    restore.add_argument(
         "--no-owner",
         action="store_true",
         help="do not give objects their recorded owners (as pg_restore --no-owner)",
@@ -182,6 +187,7 @@ def run_restore(args: argparse.Namespace) -> int:
                 args.to,
                 documents_to=args.documents,
                 force=args.force,
+                into_source=args.into_source,
                 options=RestoreOptions(owners=not args.no_owner, privileges=not args.no_privileges),
                 progress=progress,
             )

@@ -67,10 +67,14 @@ def register_log(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_pubkey(args: argparse.Namespace) -> int:
-    """The PEM public key and its fingerprint (never creates a key)."""
+    """The PEM public key on stdout, its fingerprint on stderr (never creates a key).
+
+    stdout holds the PEM alone, so ``certificate pubkey > key.pem`` is a file that
+    ``openssl pkey -pubin`` and ``certificate verify --pubkey`` read as it is.
+    """
     key = bootstrap.load_installation(args.home).signing_key(create=False)
     print(public_key_pem(key), end="")
-    print(f"fingerprint: {signing_key_fingerprint(key.public_key())}")
+    print(f"fingerprint: {signing_key_fingerprint(key.public_key())}", file=sys.stderr)
     return 0
 
 

@@ -2,9 +2,10 @@
 
 Ordering, which every change here must keep:
 
-1. resolve the scope from every configured store (``erasure_scope``) and the catalog;
-2. legal-hold gate, then approval gate: a refusal is recorded (request ``refused``,
-   evidence ``erasure.refused``) and nothing is deleted;
+1. legal-hold gate, then approval gate, before any store is contacted: a refusal is
+   recorded (request ``refused``, evidence ``erasure.refused``) and no store is listed,
+   let alone changed (a dry run lists, and reports the refusal);
+2. resolve the scope from every configured store (``erasure_scope``) and the catalog;
 3. remember the scope in the request (so a rerun's certificate still covers it), then
    delete in batches, abort unfinished uploads, destroy the client key, scrub the
    client's personal fields from the catalog, mark its recovery points and archive
@@ -100,7 +101,7 @@ class ErasureService:
         now = self.clock()
         policy = self.last_policy(client_id)
         if dry_run:
-            scopes = self.reach.resolve(client_id)
+            scopes = self.reach.resolve(client_id)  # a dry run only lists, approved or not
             return self._dry_run(policy, scopes, requested_by, approved_by, now)
         with self.catalog.client_lock(client_id, "erasure", wait=CLIENT_LOCK_WAIT):
             gone = tombstone(self.catalog, client_id)
@@ -110,13 +111,14 @@ class ErasureService:
                     "left to erase (see: retention-pipeline certificate show "
                     f"{gone.certificate_id})"
                 )
-            scopes = self.reach.resolve(client_id)
             request = self._request(policy, trigger, requested_by, approved_by, request_ref, now)
             try:
                 gates(policy, requested_by, approved_by)
             except ErasureRefusedError as refusal:
                 self._refuse(request, refusal, now)
                 raise
+            # only an approved erasure contacts a store: not even a listing before the gates
+            scopes = self.reach.resolve(client_id)
             steps = ErasureSteps(self.catalog, self.keyring, self.reach)
             record = ErasureRecord(request.details)
             record.start_attempt(now, requested_by, airflow_run_id)

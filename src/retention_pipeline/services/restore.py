@@ -25,10 +25,11 @@ keeping them invisible until it did would need the load in one transaction of on
 session, which loads at half the speed of the two COPY sessions used now.
 
 Every refusal about the target comes before its first write, and the cheap ones before
-the download: the target URL is opened and its emptiness checked first (a typo in
-``--to`` must not cost the download of a large recovery point), and the dump's engine is
-compared with the target's as soon as the schema is read, before ``--force`` empties
-anything and before the ``--documents`` folder is made.
+the download: a target that is a configured source database is refused before anything
+(unless ``--into-source`` names that connection); the target URL is opened and its
+emptiness checked (a typo in ``--to`` must not cost the download of a large recovery
+point); and the dump's engine is compared with the target's as soon as the schema is
+read, before ``--force`` empties anything and before the ``--documents`` folder is made.
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ class RestoreService:
     open_loader: Callable[[str], Loader]
     open_dumper: Callable[[str], Dumper]
     scratch: Callable[[], BinaryIO]
+    # (target URL, the connection the operator vouches for) -> the configured source
+    # connections whose database the target is (bootstrap.Installation.sources_at)
+    sources_at: Callable[[str, str | None], list[str]]
 
     def verify(self, rp_id: str, *, progress: Progress | None = None) -> ReadReport:
         """Fetch, check the SHA-256, decrypt and check every checksum; write nothing.
@@ -132,16 +136,19 @@ class RestoreService:
         *,
         documents_to: Path | None = None,
         force: bool = False,
+        into_source: str | None = None,
         options: RestoreOptions = APPLY_ALL,
         progress: Progress | None = None,
     ) -> ReadReport:
         """Load the recovery point into an empty database, then verify the result.
 
-        ``options`` says whether owners and grants are applied; what the loader skipped
-        is in the report's notes. Progress phases: ``download``, ``load`` (bytes of table
-        data sent to the target), ``verify`` (bytes of the target re-dumped), ``documents``
-        (bytes written).
+        A target that is a configured source database is refused unless ``into_source``
+        names that very connection (``_refuse_a_source``). ``options`` says whether owners
+        and grants are applied; what the loader skipped is in the report's notes. Progress
+        phases: ``download``, ``load`` (bytes of table data sent to the target), ``verify``
+        (bytes of the target re-dumped), ``documents`` (bytes written).
         """
+        _refuse_a_source(self.sources_at(target_url, into_source), into_source)
         rp = self._readable(rp_id)
         if documents_to is not None:
             _refuse_non_folder(documents_to, documents_to)
@@ -330,6 +337,36 @@ class RestoreService:
                 ) from None
             finally:
                 partial.unlink(missing_ok=True)
+
+
+def _refuse_a_source(sources: list[str], into_source: str | None) -> None:
+    """Refuse a target that is a client's live source, unless the operator named it.
+
+    ``restore --force`` there would replace the client's live CRM with an older copy:
+    a typo or a pasted URL must not do that. The operator says it is meant by naming the
+    connection (``--into-source NAME``), and the name must be the target's, so it cannot
+    be a habit passed to every restore. Messages name connections, never URLs (they hold
+    passwords).
+    """
+    if into_source is None:
+        if sources:
+            names = ", ".join(repr(s) for s in sources)
+            raise RefusedError(
+                f"--to is the database of source connection {names} (retention.yaml "
+                "connections:); a restore there replaces the client's live data; to do "
+                f"that on purpose, add --into-source {sources[0]}"
+            )
+        return
+    if into_source not in sources:
+        which = (
+            f"it is the database of connection {', '.join(repr(s) for s in sources)}"
+            if sources
+            else "it is no configured connection's database"
+        )
+        raise RefusedError(
+            f"--into-source {into_source}: --to is not that connection's database ({which}); "
+            "check --to, or leave --into-source out to restore into another database"
+        )
 
 
 # Two tables every retention-pipeline catalog has, whatever its revision.

@@ -77,6 +77,61 @@ def parse_url(url: str) -> Endpoint:
     )
 
 
+# Host spellings that reach this machine's server (after .lower(); "" is no host, and a
+# PostgreSQL host starting with "/" is the folder of a local Unix socket).
+_LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1", "[::1]"})
+_DEFAULT_PORTS = {"postgresql": 5432, "mariadb": 3306}
+
+
+def same_database(a: str, b: str) -> bool:
+    """Whether URLs ``a`` and ``b`` name the same database, however each is spelled.
+
+    Compares what the adapters connect to, not the strings: SQLite files by resolved path
+    (relative paths from the current folder, as the adapters take them; the same file
+    through a link too), servers by engine (``mysql`` is ``mariadb``), host (the local
+    spellings, and PostgreSQL's ``?host=`` socket folder, are one), port (the engine's
+    default when absent) and database name. Users and passwords do not matter: two
+    roles on one database are one database. A URL that does not parse names nothing.
+    """
+    try:
+        one, other = parse_url(a), parse_url(b)
+    except ConfigError:
+        return False
+    if one.engine != other.engine:
+        return False
+    if one.engine == "sqlite":
+        file = _sqlite_file(one)
+        return file is not None and file == _sqlite_file(other)
+    return _server_place(one) == _server_place(other)
+
+
+def _sqlite_file(endpoint: Endpoint) -> tuple[int, int] | str | None:
+    """The file's identity (device, inode) when it exists, else its resolved path."""
+    from pathlib import Path
+
+    name = endpoint.database or ""
+    if name in ("", ":memory:"):
+        return None  # a private in-memory database is nobody's source
+    path = Path(name).expanduser().resolve()
+    try:
+        found = path.stat()
+    except OSError:
+        return str(path)
+    return found.st_dev, found.st_ino
+
+
+def _server_place(endpoint: Endpoint) -> tuple[str, int | None, str | None]:
+    query = endpoint.query if endpoint.engine == "postgresql" else {}
+    host = (query.get("host") or endpoint.host or "").lower()
+    if host in _LOCAL_HOSTS or host.startswith("/"):
+        host = "localhost"
+    port = str(query.get("port") or endpoint.port or _DEFAULT_PORTS.get(endpoint.engine, ""))
+    database = query.get("dbname") or endpoint.database
+    if endpoint.engine == "postgresql" and not database:
+        database = query.get("user") or endpoint.user  # libpq's default database
+    return host, int(port) if port.isdigit() else None, database
+
+
 def open_dumper(url: str) -> Dumper:
     """A dumper reading one consistent snapshot of the database at ``url``."""
     endpoint = parse_url(url)
