@@ -42,6 +42,11 @@ _SECRET_VALUE = re.compile(
 )
 _YAML11_WORDS = frozenset({"yes", "no", "on", "off", "y", "n"})
 _MAX_SHOWN = 60
+# What a field, store or connection name looks like; any other key is not echoed.
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_. -]{0,63}")
+# A quoted fragment of the text in a PyYAML message (an alias name, an escape, a token).
+_TOKEN = re.compile(r"'<[a-z ]+>'")
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 # A policy holds some hundred values; a settings file a few hundred. These bounds are far
 # above any real file and far below what would strain a worker's memory.
 MAX_VALUES = 100_000
@@ -49,10 +54,19 @@ MAX_TEXT = 10_000_000
 
 
 def render_path(path: FieldPath) -> str:
-    """``("stores", "b", "url")`` -> ``stores.b.url``; list items as ``[0]``; ``-`` if empty."""
+    """``("stores", "b", "url")`` -> ``stores.b.url``; list items as ``[0]``; ``-`` if empty.
+
+    A key that is not a name (spaces, ``$``, ``:``, longer than 64 characters) is shown as
+    ``<key>``: it is text of the file, not a field, and may be anything, a password hash
+    among them; the problem's line still says where it is.
+    """
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        shown = part if _NAME.fullmatch(part) else "<key>"
+        text += f".{shown}" if text else shown
     return text or "-"
 
 
@@ -279,14 +293,30 @@ def _parse_yaml(text: str, filename: str) -> ParsedDocument:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else 1
         reason = error.problem or error.context or "not valid YAML"
-        return _unparsable(filename, line, reason)
-    except yaml.YAMLError as error:
-        return _unparsable(filename, 1, str(error))
+        return _unparsable(filename, line, _without_text(reason))
+    except yaml.reader.ReaderError as error:  # a control character: often a binary file
+        line = text.count("\n", 0, error.position) + 1
+        reason = f"holds the control character #x{error.character:04x}, which YAML does not allow"
+        return _unparsable(filename, line, reason, "save the file as plain UTF-8 text")
+    except yaml.YAMLError:
+        return _unparsable(filename, 1, "not valid YAML")
     if root is None:
         return ParsedDocument(filename, None, {(): 1})
     builder = _Builder(filename)
     data = builder.build(root, ())
     return ParsedDocument(filename, data, builder.lines, builder.problems)
+
+
+def _without_text(reason: str) -> str:
+    """A PyYAML message without the file's text it quotes (an alias name, a word).
+
+    The file may not be a policy at all, and what it holds must not reach a problem line.
+    One quoted character is kept ("found character '\\t'" is what tells of a tab), and
+    so is a token's name ("but found '<scalar>'"): neither is the file's text.
+    """
+    return _QUOTED.sub(
+        lambda m: m[0] if len(m[0]) <= 4 or _TOKEN.fullmatch(m[0]) else "<text>", reason
+    )
 
 
 def _unparsable(
