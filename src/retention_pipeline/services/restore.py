@@ -7,7 +7,10 @@ Ordering, which every change here must keep:
 2. the whole object is fetched into a sealed spool while it is hashed, and its size and
    SHA-256 must equal the catalog's before a single byte is decrypted;
 3. the decrypted manifest must name the same client and recovery point as the catalog
-   row, so a swapped or misfiled object is never restored as someone else's;
+   row, so a swapped or misfiled object is never restored as someone else's, and hash to
+   the row's ``manifest_sha256``, so a forged but self-consistent object (anyone can
+   encrypt to the client's public recipient) is never declared sound; every decode
+   failure of what follows the decryption is ``RecoveryPointCorruptError``;
 4. restore loads tables, then primary keys (PostgreSQL builds the other indexes in a
    second session meanwhile); then, while the indexes and foreign keys are finished, a
    session of its own dumps the target again to compare each table's row count and
