@@ -156,3 +156,10 @@ def test_malformed_hashes_and_arguments_are_refused() -> None:
         merkle.inclusion_proof(4, LEAVES[:4])
     with pytest.raises(ValueError, match="old size"):
         merkle.consistency_proof(5, 4, LEAVES[:4])
+
+
+def test_two_empty_trees_must_both_have_the_empty_root() -> None:
+    """Trees of one size are one tree: size 0 and 0 with another new root is a rewrite."""
+    merkle.verify_consistency(0, 0, merkle.EMPTY_ROOT, merkle.EMPTY_ROOT, [])
+    with pytest.raises(CertificateError, match="disagree"):
+        merkle.verify_consistency(0, 0, merkle.EMPTY_ROOT, b"\x00" * 32, [])

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from retention_pipeline.cli.main import main
+from tests.policy.test_documents import alias_bomb
+from tests.support.limits import run_limited
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -198,3 +200,22 @@ def test_a_mistyped_master_key_path_is_refused_instead_of_becoming_a_second_key(
     assert not (home / "keys" / "mastr.key").exists()
     run(capsys, "keys", "list", "--json", "--home", str(home))
     assert not (home / "keys" / "mastr.key").exists()  # reading made no key either
+
+
+def test_an_alias_bomb_in_the_policies_folder_is_a_located_error_not_an_outage(
+    home: Path,
+) -> None:
+    """20 lines of nested aliases took 22 GB; the child is capped at 1 GiB of memory."""
+    bomb = home / "policies" / "zz-bomb.yaml"
+    bomb.write_text(alias_bomb())
+    main_code = (
+        "import sys\nfrom retention_pipeline.cli.main import main\nsys.exit(main(sys.argv[1:]))"
+    )
+    child = run_limited(main_code, "policy", "validate", "--home", str(home))
+    assert child.returncode == 2, child.stderr[-2000:]
+    assert "Traceback" not in child.stderr
+    assert child.stderr.splitlines() == [
+        f"{bomb}:7: -: this alias expands to more than 100000 values or 10000000 characters, "
+        "more than any policy holds (nested aliases); write the values out instead of "
+        "nesting aliases"
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from retention_pipeline.domain.documents import Problem, parse_yaml
 from retention_pipeline.domain.policy_plan import shown_value
+from tests.support.limits import run_limited
 
 TEXT = """\
 # comment
@@ -93,3 +94,51 @@ def test_a_document_nested_thousands_deep_is_a_problem_not_a_crash() -> None:
         "p.yaml:1: -: is nested too deeply to be a policy; "
         "fix the YAML syntax (indentation, quotes, a missing ':')"
     ]
+
+
+def alias_bomb(levels: int = 18) -> str:
+    """A policy of 21 lines whose aliases expand to 9**19 strings ("billion laughs")."""
+    lines = ["client: acme-sas", 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]")
+    lines.append(f"backup: *a{levels}")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_one_problem_at_its_line_within_bounded_memory() -> None:
+    """Without the budget this takes all memory: the child is capped at 512 MiB."""
+    code = (
+        "import sys\n"
+        "from retention_pipeline.domain.documents import parse_yaml\n"
+        "for problem in parse_yaml(sys.stdin.read(), 'policies/acme-sas.yaml').problems:\n"
+        "    print(problem)\n"
+    )
+    child = run_limited(code, stdin=alias_bomb(), memory_mib=512)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.splitlines() == [
+        "policies/acme-sas.yaml:7: -: this alias expands to more than 100000 values or "
+        "10000000 characters, more than any policy holds (nested aliases); write the values "
+        "out instead of nesting aliases"
+    ]
+
+
+def test_the_alias_budget_counts_characters_too() -> None:
+    text = "a: &a '" + "x" * 1_000_000 + "'\nb: [" + ", ".join(["*a"] * 11) + "]\n"
+    [problem] = parse_yaml(text, "p.yaml").problems
+    assert problem.line == 2 and "10000000 characters" in problem.message
+
+
+def test_an_alias_that_contains_itself_is_a_problem_not_a_crash() -> None:
+    parsed = parse_yaml("client: x\nkeep: &k\n  - 1\n  - *k\n", "p.yaml")
+    assert parsed.data is None
+    assert [str(p) for p in parsed.problems] == [
+        "p.yaml:4: -: this alias refers to a value that contains it; write the values out "
+        "instead of nesting aliases"
+    ]
+
+
+def test_plain_aliases_still_work_and_point_at_their_own_line() -> None:
+    parsed = parse_yaml("base: &b {max_age: 35d}\nother:\n  retention: *b\n*b : 1\n", "p.yaml")
+    assert parsed.problems == []
+    assert parsed.data["other"] == {"retention": {"max_age": "35d"}}
+    assert parsed.line_of(("other", "retention")) == 3

@@ -117,7 +117,14 @@ class ChainVerdict:
 
 
 def _recomputed(entry: ChainLink) -> str | None:
-    """The hash the entry should carry, or ``None`` when its fields cannot be hashed."""
+    """The hash the entry should carry, or ``None`` when its fields cannot be hashed.
+
+    Rows come from JSON columns anyone with database access may edit: a time that is no
+    time, or details nested too deep to serialize, is an edited entry, not a crash.
+    """
+    at: object = entry.at  # typed a datetime, read from a column that may hold anything
+    if not isinstance(at, datetime):
+        return None
     try:
         return entry_hash(
             entry.prev_hash,
@@ -128,7 +135,7 @@ def _recomputed(entry: ChainLink) -> str | None:
             entry.subjects,
             entry.details,
         )
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return None
 
 

@@ -104,29 +104,45 @@ class Manifest:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Manifest:
-        """Parse and check a manifest; any defect raises ``ManifestError``."""
+        """Parse and check a manifest; any defect raises ``ManifestError``.
+
+        Every field must have its documented JSON type (a forged manifest with a string
+        where a count goes would otherwise fail later, far from here, with a TypeError),
+        and JSON nested too deep to parse is a defect like any other.
+        """
         try:
             data = json.loads(raw)
-            if data.get("format") != FORMAT:
-                raise ManifestError(
-                    f"not a recovery point manifest (format {data.get('format')!r})"
-                )
-            if data.get("format_version") not in READABLE_VERSIONS:
-                raise ManifestError(
-                    f"manifest format version {data.get('format_version')!r} is not supported "
-                    f"(this tool reads versions {', '.join(map(str, READABLE_VERSIONS))}); use a "
-                    "newer retention-pipeline"
-                )
-            tables = tuple(
-                TableEntry(**{**t, "members": tuple(t["members"])}) for t in data.pop("tables")
-            )
-            documents = tuple(DocumentEntry(**d) for d in data.pop("documents"))
-            objects = tuple(ObjectEntry(**o) for o in data.pop("objects", ()))
-            return cls(tables=tables, documents=documents, objects=objects, **data)
-        except ManifestError:
-            raise
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except RecursionError:
+            raise ManifestError("malformed manifest (JSON nested too deep)") from None
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError among them
             raise ManifestError(f"malformed manifest ({type(exc).__name__})") from None
+        if not isinstance(data, dict):
+            raise ManifestError("malformed manifest (not a JSON object)")
+        if data.get("format") != FORMAT:
+            raise ManifestError("not a recovery point manifest (its format field differs)")
+        version = data.get("format_version")
+        if type(version) is not int:  # JSON true is no version either
+            raise ManifestError("malformed manifest (field format_version is not an integer)")
+        if version not in READABLE_VERSIONS:
+            raise ManifestError(
+                f"manifest format version {version} is not supported "
+                f"(this tool reads versions {', '.join(map(str, READABLE_VERSIONS))}); use a "
+                "newer retention-pipeline"
+            )
+        _check_fields("", data, _MANIFEST_FIELDS, optional=("objects", "extra"))
+        tables = tuple(
+            TableEntry(**_checked(f"tables[{i}]", t, _TABLE_FIELDS, "members"))
+            for i, t in enumerate(data.pop("tables"))
+        )
+        documents = tuple(
+            DocumentEntry(**_checked(f"documents[{i}]", d, _DOCUMENT_FIELDS))
+            for i, d in enumerate(data.pop("documents"))
+        )
+        objects = tuple(
+            ObjectEntry(**_checked(f"objects[{i}]", o, _OBJECT_FIELDS))
+            for i, o in enumerate(data.pop("objects", ()))
+        )
+        return cls(tables=tables, documents=documents, objects=objects, **data)
 
     def check_identity(self, client: str, recovery_point: str) -> None:
         """Refuse a manifest naming another client or recovery point than the catalog row.
@@ -140,3 +156,79 @@ class Manifest:
                 f"names recovery point {self.recovery_point} of client {self.client}; "
                 "refusing to use it (the stored object was swapped or misfiled)"
             )
+
+
+# The JSON type of every field, as ``to_bytes`` writes it (``None`` where null is allowed).
+_Spec = dict[str, tuple[type, ...]]
+_TEXT, _COUNT, _LIST = (str,), (int,), (list,)
+_MAYBE_TEXT = (str, type(None))
+_MANIFEST_FIELDS: _Spec = {
+    "client": _TEXT,
+    "recovery_point": _TEXT,
+    "created_at": _TEXT,
+    "engine": _MAYBE_TEXT,
+    "server_version": _MAYBE_TEXT,
+    "tool_version": _TEXT,
+    "schema_sha256": _MAYBE_TEXT,
+    "tables": _LIST,
+    "documents": _LIST,
+    "objects": _LIST,
+    "format": _TEXT,
+    "format_version": _COUNT,
+    "extra": (dict,),
+}
+_TABLE_FIELDS: _Spec = {
+    "name": _TEXT,
+    "rows": _COUNT,
+    "sha256": _TEXT,
+    "data_format": _TEXT,
+    "members": _LIST,
+    "size": _COUNT,
+}
+_DOCUMENT_FIELDS: _Spec = {"path": _TEXT, "member": _TEXT, "size": _COUNT, "sha256": _TEXT}
+_OBJECT_FIELDS: _Spec = {"kind": _TEXT, "name": _TEXT, "sha256": _TEXT}
+
+
+def _check_fields(where: str, data: Any, spec: _Spec, optional: tuple[str, ...] = ()) -> None:
+    """Refuse a missing, unknown or mistyped field; the message names it, never its value.
+
+    Counts must be non-negative integers (JSON ``true`` is not one), and no text may hold
+    a NUL character, which no file or table name can.
+    """
+    if not isinstance(data, dict):
+        raise ManifestError(f"malformed manifest ({where} is not a JSON object)")
+    prefix = f"{where}." if where else ""
+    unknown = sorted(set(data) - set(spec))
+    missing = [name for name in spec if name not in data and name not in optional]
+    if unknown or missing:
+        field_name = (unknown or missing)[0]
+        what = "unknown field" if unknown else "missing field"
+        raise ManifestError(f"malformed manifest ({what} {prefix}{field_name})")
+    for name, value in data.items():
+        kinds = spec[name]
+        if kinds == _COUNT:
+            good = type(value) is int and value >= 0
+        else:
+            good = isinstance(value, kinds) and not (isinstance(value, str) and "\0" in value)
+        if not good:
+            raise ManifestError(f"malformed manifest (field {prefix}{name} is not {_KIND[kinds]})")
+
+
+_KIND = {
+    _TEXT: "a string",
+    _MAYBE_TEXT: "a string or null",
+    _COUNT: "a non-negative integer",
+    _LIST: "a list",
+    (dict,): "an object",
+}
+
+
+def _checked(where: str, data: Any, spec: _Spec, names: str | None = None) -> dict[str, Any]:
+    """``data`` checked against ``spec``, with its list of names (if any) as a tuple."""
+    _check_fields(where, data, spec)
+    if names is None:
+        return dict(data)
+    listed = data[names]
+    if not all(isinstance(name, str) and "\0" not in name for name in listed):
+        raise ManifestError(f"malformed manifest (field {where}.{names} holds a non-string)")
+    return {**data, names: tuple(listed)}

@@ -103,8 +103,11 @@ def verify_consistency(
             f"consistency proof: old size {old_size} is not between 0 and new size {new_size}"
         )
     if old_size == new_size or old_size == 0:
+        # the empty tree is a prefix of every tree; two trees of one size are one tree
+        # (two empty trees included: both roots must then be the empty tree's)
         expected = new_root if old_size else EMPTY_ROOT
-        if proof or old_root != expected:
+        same_size_differs = old_size == new_size and new_root != old_root
+        if proof or old_root != expected or same_size_differs:
             raise CertificateError(
                 f"consistency proof: trees of size {old_size} and {new_size} disagree"
             )

@@ -6,6 +6,14 @@ order they give the table's dump bytes), then ``documents/<relative path>``. The
 tar is compressed with zstd (possibly as several concatenated frames, which every zstd
 decoder reads as one stream), then encrypted with age by the caller.
 
+Reading treats the plaintext as hostile (it decrypted, so it was encrypted to the client's
+key, but anyone can do that with the public recipient): every decode failure of zstd, tar
+or JSON is a ``ManifestError``, and what is held in memory is bounded. The manifest and
+schema members are read whole, so each may be at most ``MAX_WHOLE_MEMBER`` bytes (the
+writer refuses to write a larger one); tar extended headers may be at most
+``MAX_TAR_HEADER`` bytes, and the header kinds this writer never emits (global pax, GNU
+long names, sparse files) are refused, since tarfile would buffer them whole.
+
 Writing takes two passes, because the manifest (first member) holds checksums only known
 at the end: pass one compresses schema, tables and documents into a ``SealedSpool``;
 pass two emits the manifest frame, the spool, and the end-of-archive frame. Memory stays
@@ -20,6 +28,7 @@ import os
 import stat
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -44,6 +53,11 @@ from retention_pipeline.errors import RetentionError
 # and no bigger (42.8 vs 45.2 MB for 217 MB), already below pg_dump -Fc's zlib output.
 ZSTD_LEVEL = 1
 READ_SIZE = 1024 * 1024
+# The manifest and schema are parsed whole; 256 MiB of manifest is some 1.5 million
+# documents. A forged size larger than this would otherwise be read into memory.
+MAX_WHOLE_MEMBER = 256 * 1024 * 1024
+# Our pax headers hold one path (at most a few KiB); tarfile reads each header whole.
+MAX_TAR_HEADER = 1024 * 1024
 
 
 class DocumentModifiedError(Exception):
@@ -217,6 +231,7 @@ def pack(
     )
     schema_sha = None
     if schema_json is not None:
+        _refuse_too_large(SCHEMA_MEMBER, len(schema_json))
         schema_sha = hashlib.sha256(schema_json).hexdigest()
         writer.write(tarstream.member(SCHEMA_MEMBER, schema_json))
     entries: list[TableEntry] = []
@@ -257,6 +272,16 @@ def pack(
     return done, Plaintext(done, spool, level)
 
 
+def _refuse_too_large(name: str, size: int) -> None:
+    """A member read whole must stay readable: refuse to write what no reader would read."""
+    if size > MAX_WHOLE_MEMBER:
+        raise ManifestError(
+            f"{name} would be {size} bytes, more than the {MAX_WHOLE_MEMBER} a recovery point "
+            "may hold; nothing was stored: split the client's documents or schemas into "
+            "several clients"
+        )
+
+
 def _ignore(count: int) -> None:
     """No one is counting."""
 
@@ -276,7 +301,9 @@ class Plaintext:
 
     def __init__(self, manifest: Manifest, spool: SealedSpool, level: int) -> None:
         compressor = zstandard.ZstdCompressor(level=level)
-        self._head = compressor.compress(tarstream.member(MANIFEST_MEMBER, manifest.to_bytes()))
+        manifest_json = manifest.to_bytes()
+        _refuse_too_large(MANIFEST_MEMBER, len(manifest_json))
+        self._head = compressor.compress(tarstream.member(MANIFEST_MEMBER, manifest_json))
         self._tail = compressor.compress(tarstream.END_OF_ARCHIVE)
         self._spool = spool
         self.size = len(self._head) + spool.size + len(self._tail)
@@ -309,48 +336,108 @@ class IterReader(io.RawIOBase):
         return n
 
 
+_HEADER_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+_REFUSED_TYPES = (tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, *tarfile.GNU_TYPES)
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A tar header that refuses what tarfile would read whole into memory.
+
+    An extended header's data are buffered before they are parsed, and a global one's
+    keys accumulate for the rest of the stream; a forged size or a chain of them would
+    hold as much memory as the decompressed stream (which zstd can make huge from a few
+    bytes). This writer emits only regular files with a small per-file pax header.
+    """
+
+    def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _REFUSED_TYPES:
+            raise tarfile.HeaderError(f"tar header of a kind never written ({self.type!r})")
+        if self.type in _HEADER_TYPES and self.size > MAX_TAR_HEADER:
+            raise tarfile.HeaderError(f"tar extended header of {self.size} bytes")
+        processed: tarfile.TarInfo = super()._proc_member(archive)  # type: ignore[misc]
+        return processed
+
+
+# What zstd, tarfile and the member checks raise for bytes they cannot decode. OSError is
+# not among them: it is the spool's disk, not the recovery point (tarfile's own decode
+# errors are TarError, never a bare OSError, in stream mode).
+_DECODE_ERRORS = (zstandard.ZstdError, tarfile.TarError, EOFError, UnicodeError)
+
+
+@contextmanager
+def _decoding(what: str) -> Iterator[None]:
+    """Turn a decode failure of zstd or tar into the reader's one error, ``ManifestError``.
+
+    The libraries' messages are fixed texts ("bad checksum", "Data corruption detected"),
+    never the data; they are kept so the report says which layer failed.
+    """
+    try:
+        yield
+    except _DECODE_ERRORS as error:
+        layer = "zstd" if isinstance(error, zstandard.ZstdError) else "tar"
+        raise ManifestError(
+            f"{what}: the compressed tar cannot be decoded ({layer}: {error})"
+        ) from None
+
+
 class RecoveryPointReader:
     """Read a recovery point's compressed plaintext member by member, checking as it goes.
 
     Members must come in the documented order; each table's and document's bytes are
     hashed while they stream past and compared with the manifest when they end, so a
-    consumer (restore, verify) learns of a mismatch before it declares success.
+    consumer (restore, verify) learns of a mismatch before it declares success. Every
+    failure to decode raises ``ManifestError``, whichever layer (zstd, tar, JSON) failed.
+    ``manifest_sha256`` is the SHA-256 of the manifest member as stored, which the backup
+    recorded in the catalog.
     """
 
     def __init__(self, compressed: Iterable[bytes]) -> None:
         raw = zstandard.ZstdDecompressor().stream_reader(
             cast(IO[bytes], IterReader(compressed)), read_across_frames=True
         )
-        # bufsize: tarfile reads its stream in blocks of this size (10 KiB by default, which
-        # costs some 20,000 calls into the decompressor per 200 MB)
-        self._tar = tarfile.open(fileobj=raw, mode="r|", bufsize=READ_SIZE)  # noqa: SIM115
-        self._members = iter(self._tar)
-        first = next(self._members, None)
-        if first is None or first.name != MANIFEST_MEMBER:
-            raise ManifestError("the recovery point does not start with manifest.json")
-        self.manifest = Manifest.from_bytes(self._read(first))
+        with _decoding("the recovery point's first member"):
+            # bufsize: tarfile reads its stream in blocks of this size (10 KiB by default,
+            # which costs some 20,000 calls into the decompressor per 200 MB)
+            self._tar = tarfile.open(  # noqa: SIM115
+                fileobj=raw, mode="r|", bufsize=READ_SIZE, tarinfo=_BoundedTarInfo
+            )
+            self._members = iter(self._tar)
+            first = next(self._members, None)
+            if first is None or first.name != MANIFEST_MEMBER:
+                raise ManifestError("the recovery point does not start with manifest.json")
+            manifest_json = self._read(first)
+        self.manifest_sha256 = hashlib.sha256(manifest_json).hexdigest()
+        self.manifest = Manifest.from_bytes(manifest_json)
         self.schema_json: bytes | None = None
         if self.manifest.schema_sha256 is not None:
-            member = self._expect(SCHEMA_MEMBER)
-            self.schema_json = self._read(member)
+            with _decoding(f"member {SCHEMA_MEMBER}"):
+                self.schema_json = self._read(self._expect(SCHEMA_MEMBER))
             if hashlib.sha256(self.schema_json).hexdigest() != self.manifest.schema_sha256:
                 raise ManifestError("schema.json does not match the manifest's checksum")
 
     def _read(self, member: tarfile.TarInfo) -> bytes:
+        """A small member's bytes, whole (the manifest, the schema)."""
+        if member.size > MAX_WHOLE_MEMBER:
+            raise ManifestError(
+                f"member {member.name} declares {member.size} bytes, more than the "
+                f"{MAX_WHOLE_MEMBER} a recovery point's {member.name} may hold"
+            )
         handle = self._tar.extractfile(member)
         if handle is None:
             raise ManifestError(f"member {member.name} is not a regular file")
         return handle.read()
 
     def _stream(self, member: tarfile.TarInfo) -> Iterator[bytes]:
-        handle = self._tar.extractfile(member)
-        if handle is None:
-            raise ManifestError(f"member {member.name} is not a regular file")
-        while block := handle.read(READ_SIZE):
-            yield block
+        with _decoding(f"member {member.name}"):
+            handle = self._tar.extractfile(member)
+            if handle is None:
+                raise ManifestError(f"member {member.name} is not a regular file")
+            while block := handle.read(READ_SIZE):
+                yield block
 
     def _expect(self, name: str) -> tarfile.TarInfo:
-        member = next(self._members, None)
+        with _decoding(f"the header of member {name}"):
+            member = next(self._members, None)
         if member is None or member.name != name:
             got = member.name if member else "end of archive"
             raise ManifestError(f"expected member {name}, found {got}")
@@ -372,8 +459,19 @@ class RecoveryPointReader:
             raise ManifestError(f"document {doc.member}: data do not match the manifest")
 
     def finish(self) -> None:
-        """Check that nothing follows the last documented member, then close."""
-        extra = next(self._members, None)
-        self._tar.close()
+        """Check that nothing follows the last documented member, then close.
+
+        The archive must end with its end-of-archive block: tarfile takes the end of the
+        stream for one, and zstd returns nothing of a frame cut short, so a stream whose
+        last frame was truncated would otherwise read as whole.
+        """
+        with _decoding("the end of the archive"):
+            extra = next(self._members, None)
+            # next() read one header block where the next member would start: a zero
+            # block of 512 bytes, or less when the stream ended there
+            ended = self._tar.fileobj.tell() - self._tar.offset if self._tar.fileobj else 0
+            self._tar.close()
         if extra is not None:
             raise ManifestError(f"unexpected member {extra.name} after the documented ones")
+        if ended != tarstream.BLOCK:
+            raise ManifestError("the recovery point ends without its end-of-archive blocks")

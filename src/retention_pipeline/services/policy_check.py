@@ -14,8 +14,10 @@ run the check ten times. The checks, in order:
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -37,8 +39,11 @@ def _mapping(parsed: ParsedDocument, start: str) -> list[Problem]:
         return []
     if parsed.data is None:
         return [Problem.about(parsed.filename, 1, (), "is empty", start)]
-    message = "must be a mapping of fields"
-    return [Problem.about(parsed.filename, parsed.line_of(()), (), message, start, parsed.data)]
+    # a scalar is not shown: a file that is one value is no policy, and may be a secret
+    got = "a list" if isinstance(parsed.data, list) else "a single value"
+    return [
+        Problem(parsed.filename, parsed.line_of(()), "-", "must be a mapping of fields", got, start)
+    ]
 
 
 def _validate(
@@ -112,6 +117,11 @@ def check_policy_text(
     problems = [*parsed.problems, *_mapping(parsed, "start with 'client: <id>'")]
     if not isinstance(parsed.data, dict):
         return _finish(None, problems)
+    if not set(parsed.data) & set(ClientPolicy.model_fields):
+        # some other file (a key file, an env file, someone's notes): listing its keys as
+        # unknown fields would print its content, so one line says what it is instead
+        hint = "keep only client policies in the folder, each starting with 'client: <id>'"
+        return _finish(None, [Problem(filename, 1, "-", "is not a client policy", None, hint)])
     policy, field_problems = _validate(parsed, ClientPolicy, DEFER_RULES)
     problems += field_problems
     for finding in policy_findings(parsed.data):
@@ -142,12 +152,62 @@ def check_settings_text(text: str, filename: str) -> tuple[Settings | None, list
 
 
 def read_policy_text(path: Path) -> tuple[str | None, list[Problem]]:
-    """The file's text, or ``None`` and the problem that says it cannot be read."""
+    """The file's text, or ``None`` and the problem that says why it is not read.
+
+    A policy is a regular file of its folder. A link that leads out of the folder is
+    refused unopened: it could point at ``/etc/shadow`` or another installation's
+    secrets, whose lines would come back as field names in the problems. A pipe or a
+    device is refused too (reading one blocks or never ends), and so is a file larger than
+    ``MAX_POLICY_BYTES``. Problems name the policy file, never the link's target.
+    """
+
+    def refused(message: str, hint: str) -> tuple[None, list[Problem]]:
+        return None, [Problem(str(path), 1, "-", message, None, hint)]
+
+    unreadable = "make it a readable UTF-8 text file"
     try:
-        return path.read_text(encoding="utf-8"), []
-    except (OSError, UnicodeDecodeError):
-        hint = "make it a readable UTF-8 text file"
-        return None, [Problem(str(path), 1, "-", "cannot be read", None, hint)]
+        folder = path.absolute().parent.resolve()
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # a link to nothing, or a loop of links
+        return refused("cannot be read (missing, or a link to nothing)", unreadable)
+    if not target.is_relative_to(folder):
+        return refused(
+            "is a link to a file outside its folder; refusing to read it",
+            "put the policy file itself in the folder (a link may only point inside it)",
+        )
+    try:
+        with _open_regular(target) as handle:
+            raw = handle.read(MAX_POLICY_BYTES + 1)
+    except _NotRegularError:
+        return refused("is not a regular file", "a policy is a plain YAML text file")
+    except OSError:
+        return refused("cannot be read", unreadable)
+    if len(raw) > MAX_POLICY_BYTES:
+        return refused(
+            f"is larger than {MAX_POLICY_BYTES // 1024} KiB, which no policy is",
+            "put only policy files in the folder, one client each",
+        )
+    try:
+        return raw.decode("utf-8"), []
+    except UnicodeDecodeError:
+        return refused("cannot be read (it is not UTF-8 text)", unreadable)
+
+
+# A policy of every section fully written is some 5 KiB.
+MAX_POLICY_BYTES = 1024 * 1024
+
+
+class _NotRegularError(Exception):
+    """The path is a pipe, a device, a socket or a folder."""
+
+
+def _open_regular(target: Path) -> BinaryIO:
+    """Open ``target`` for reading only if it is a regular file (never block on a pipe)."""
+    fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _NotRegularError
+    return os.fdopen(fd, "rb")
 
 
 def load_policies(

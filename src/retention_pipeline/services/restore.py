@@ -7,7 +7,10 @@ Ordering, which every change here must keep:
 2. the whole object is fetched into a sealed spool while it is hashed, and its size and
    SHA-256 must equal the catalog's before a single byte is decrypted;
 3. the decrypted manifest must name the same client and recovery point as the catalog
-   row, so a swapped or misfiled object is never restored as someone else's;
+   row, so a swapped or misfiled object is never restored as someone else's, and hash to
+   the row's ``manifest_sha256``, so a forged but self-consistent object (anyone can
+   encrypt to the client's public recipient) is never declared sound; every decode
+   failure of what follows the decryption is ``RecoveryPointCorruptError``;
 4. restore loads tables, then primary keys (PostgreSQL builds the other indexes in a
    second session meanwhile); then, while the indexes and foreign keys are finished, a
    session of its own dumps the target again to compare each table's row count and
@@ -163,7 +166,8 @@ class RestoreService:
                     raise RecoveryPointCorruptError(f"recovery point {rp_id}: no schema member")
                 snapshot = None
             else:
-                snapshot = SchemaSnapshot.from_json(reader.schema_json)
+                with _corruption(rp):
+                    snapshot = _schema(reader.schema_json)
             # every refusal comes before the first write: a refused restore changes nothing
             if snapshot is not None and snapshot.engine != target_engine:
                 raise RefusedError(
@@ -273,6 +277,16 @@ class RestoreService:
         with _corruption(rp):
             reader = RecoveryPointReader(decrypt_stream([identity], spool.read_back()))
         reader.manifest.check_identity(rp.client_id, rp.id)
+        if reader.manifest_sha256 != rp.manifest_sha256:
+            # the object's hash matched, so the catalog row and the object were both
+            # replaced (or the row lost its manifest checksum): the manifest decides what
+            # is checked, so one the backup did not write is never trusted
+            raise RecoveryPointCorruptError(
+                f"recovery point {rp.id} of client {rp.client_id!r} cannot be read: its "
+                "manifest differs from the one the backup recorded in the catalog; it was "
+                "swapped or altered; use another recovery point "
+                f"(retention-pipeline points {rp.client_id})"
+            )
         return reader
 
     def _fetch(self, rp: RecoveryPoint, scratch: BinaryIO, download: Meter) -> SealedSpool:
@@ -416,7 +430,7 @@ def _check_documents_target(reader: RecoveryPointReader, folder: Path | None, fo
 
 @contextmanager
 def _corruption(rp: RecoveryPoint) -> Iterator[None]:
-    """Name the recovery point in every decode failure (age, tar, manifest checksums).
+    """Name the recovery point in every decode failure (age, zstd, tar, manifest, checksums).
 
     The SHA-256 matched the catalog before this point, so a failure here means the
     object was written for another key or another backup, or altered before it was
@@ -430,6 +444,20 @@ def _corruption(rp: RecoveryPoint) -> Iterator[None]:
             "it was swapped, misfiled or altered; use another recovery point "
             f"(retention-pipeline points {rp.client_id})"
         ) from None
+
+
+def _schema(text: bytes) -> SchemaSnapshot:
+    """The schema member parsed; one that does not parse is a corrupt recovery point.
+
+    Its checksum matched the manifest's, whose own matched the catalog's, so this takes a
+    backup that wrote a bad schema; it still must not end in a traceback.
+    """
+    try:
+        return SchemaSnapshot.from_json(text)
+    except RecursionError:
+        raise ManifestError("schema.json is nested too deep") from None
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise ManifestError(f"schema.json is malformed ({type(error).__name__})") from None
 
 
 def _make_folder(folder: Path) -> None:
