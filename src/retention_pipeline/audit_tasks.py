@@ -231,6 +231,22 @@ def audit_compliance(now: datetime, *, home: str | None = None) -> dict[str, Any
     return {"report": str(path), **{str(k): v for k, v in counts.items()}}
 
 
+def checkpoint_evidence(now: datetime, *, home: str | None = None) -> dict[str, Any]:
+    """Sign the evidence log's checkpoint into the witness store (daily, before the audit).
+
+    Returns the witness store's name and the size signed. An installation without a
+    witness gets ``{"witness": None}`` (nothing to write; ``log verify`` says a cut is
+    unseen). A log that fails verification is not signed: the task fails, naming the
+    last trusted entry, and C9 of the audit that follows is non-compliant.
+    """
+    now = utc_instant(now)
+    witness = load_installation(home).evidence_witness()
+    if witness.store is None:
+        return {"witness": None, "size": None, "written": False}
+    written = witness.write(now)
+    return {"witness": written.witness, "size": written.size, "written": written.written}
+
+
 def _last_checks(
     installation: Installation, kind: IntegrityCheckKind
 ) -> tuple[dict[str, datetime], set[str]]:

@@ -23,7 +23,10 @@ from retention_pipeline.errors import ConfigError, InvalidInputError, RetentionE
 if TYPE_CHECKING:
     # Imported where used instead: a CLI command pays only for the services it runs
     # (start-up time is part of every backup's wall time, benchmarks/README.md).
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
     from retention_pipeline.domain.settings import Settings
     from retention_pipeline.ports.catalog import Catalog
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from retention_pipeline.services.backup import BackupService
     from retention_pipeline.services.client_keys import ClientKeyring
     from retention_pipeline.services.erasure import ErasureService
+    from retention_pipeline.services.evidence_witness import EvidenceWitness
     from retention_pipeline.services.restore import RestoreService
     from retention_pipeline.services.retention import RetentionService
     from retention_pipeline.services.transparency import CertificateLog
@@ -274,9 +278,24 @@ class Installation:
 
     def log_origin(self, key: Ed25519PrivateKey) -> str:
         """The certificate log's name: stable, host-free, bound to the certificate key."""
-        from retention_pipeline.envelope.signing_key import signing_key_fingerprint
+        return log_origin_of(key.public_key())
 
-        return f"retention-pipeline/{signing_key_fingerprint(key.public_key())[:16]}"
+    def evidence_witness(self) -> EvidenceWitness:
+        """Evidence checkpoints in the witness store the settings name (if any).
+
+        The certificate key is loaded only when a checkpoint is read or signed; signing
+        the first one creates it, as issuing the first certificate would.
+        """
+        from retention_pipeline.services.evidence_witness import EvidenceWitness
+
+        name = self.settings.witness_store()
+        return EvidenceWitness(
+            catalog=self.catalog,
+            store=self.store(name) if name is not None else None,
+            public_key=lambda: self.signing_key().public_key(),
+            signing_key=lambda: self.signing_key(create=True),
+            origin=log_origin_of,
+        )
 
     def certificate_log(self, *, create_key: bool = False) -> CertificateLog:
         """The certificate log over this catalog, signed by the certificate key."""
@@ -301,6 +320,7 @@ class Installation:
             destination=lambda url: open_destination(url, self.settings.stores, self.home),
             issuer=log.origin,
             new_id=lambda: new_id("cert"),
+            witness=self.evidence_witness(),
         )
         return ErasureService(
             catalog=self.catalog,
@@ -383,6 +403,13 @@ class Installation:
             return value
         conn_id = getattr(spec, "airflow_conn_id", None)
         return _airflow_connection_url(name, str(conn_id))
+
+
+def log_origin_of(public_key: Ed25519PublicKey) -> str:
+    """The certificate log's name for a certificate key: ``retention-pipeline/<fp16>``."""
+    from retention_pipeline.envelope.signing_key import signing_key_fingerprint
+
+    return f"retention-pipeline/{signing_key_fingerprint(public_key)[:16]}"
 
 
 def utc_now() -> datetime:

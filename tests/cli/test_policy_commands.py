@@ -144,7 +144,7 @@ def test_log_verify_detects_an_edited_entry_with_exit_code_1(
         db.execute("UPDATE evidence_log SET actor = 'someone-else' WHERE seq = 2")
     code, out, _ = run(capsys, "log", "verify", "--home", str(home))
     assert code == 1
-    assert "BROKEN at entry 2" in out
+    assert "FAILED at entry 2" in out and "last trusted entry: 1" in out
 
 
 def test_commands_without_a_home_say_how_to_get_one(

@@ -189,3 +189,20 @@ def test_erase_refuses_a_request_reference_that_is_a_name_or_an_address(
     assert "not a reference" in run.err
     assert "Dupont" not in run.err and "example.test" not in run.err
     assert home.installation().catalog.list_erasure_requests() == []
+
+
+def test_issuing_a_certificate_witnesses_the_evidence_log(home: ErasureHome) -> None:
+    """The vault (object lock) is the witness: the certificate's entries are signed there."""
+    from retention_pipeline.services.evidence_witness import PREFIX
+
+    assert home.erase().rc == 0
+    vault = home.installation().store("vault")
+    (key,) = [v.key for v in vault.list_versions(PREFIX)]
+    size = int(key.removeprefix(PREFIX).split(".")[0])
+    entries = list(home.installation().catalog.evidence_entries())
+    issued = [e.seq for e in entries if e.action == "certificate.delivered"]
+    assert issued and issued[-1] <= size  # the checkpoint covers the delivered certificate
+    stored = vault.head(key)
+    assert stored.lock is not None and stored.lock.mode == "compliance"
+    run = home.cli("log", "verify")
+    assert run.rc == 0 and f"the first {size} as witnessed in store 'vault'" in run.out

@@ -12,15 +12,16 @@ Rules this module enforces (pure: no I/O, no clock; every time is passed in):
   a ``Z``. Anyone can recompute a hash from the exported rows with these rules.
 
 What the chain alone cannot show: that its newest entries were cut off. The catalog
-keeps the head (seq, hash) apart from the rows, so the next append after such a cut
-links to the missing entry and the gap shows; signed checkpoints cover the rest.
+keeps the head (seq, hash) apart from the rows (``check_head`` compares the two), and
+signed checkpoints kept outside the catalog cover a cut that rewrote the head too
+(``services.evidence_witness``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -68,6 +69,8 @@ class EvidenceEntry:
 
     ``subjects`` name what the action was about by opaque ids (client, recovery point,
     object key); ``details`` never hold key material, client rows, names or e-mails.
+    ``damage`` says why a stored row could not be read as written (its JSON was edited
+    into something that does not parse); such an entry breaks the chain where it stands.
     """
 
     seq: int
@@ -78,6 +81,7 @@ class EvidenceEntry:
     details: dict[str, Any]
     prev_hash: str
     hash: str
+    damage: str | None = None
 
 
 class ChainLink(Protocol):
@@ -99,6 +103,8 @@ class ChainLink(Protocol):
     def prev_hash(self) -> str: ...
     @property
     def hash(self) -> str: ...
+    @property
+    def damage(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,10 @@ def verify_chain(entries: Iterable[ChainLink]) -> ChainVerdict:
     expected_prev = GENESIS_HASH
     checked = 0
     for entry in entries:
+        if entry.damage is not None:
+            return ChainVerdict(
+                False, checked, entry.seq, f"entry {entry.seq}: {entry.damage} (edited entry)"
+            )
         if _recomputed(entry) != entry.hash:
             where = "" if entry.seq == expected_seq else f", where entry {expected_seq} belongs"
             return ChainVerdict(
@@ -177,3 +187,43 @@ def verify_chain(entries: Iterable[ChainLink]) -> ChainVerdict:
         expected_prev = entry.hash
         checked += 1
     return ChainVerdict(True, checked, None, f"{checked} entries verified")
+
+
+Head = tuple[int, str]
+
+
+def check_head(
+    verdict: ChainVerdict, hashes: Sequence[str], before: Head | None, after: Head | None
+) -> ChainVerdict:
+    """The chain's verdict, also failed when the catalog's head row disagrees with its rows.
+
+    ``hashes`` are the entries' hashes as read (all sound when ``verdict.ok``); ``before``
+    and ``after`` the (seq, hash) of the ``evidence_head`` row read before and after the
+    entries (``None``: the row is gone). Appends move the head with their row in one
+    transaction and only forward, so without tampering the head read before is an entry
+    that was read, and the head read after is not behind the newest one read; appends
+    running meanwhile change neither. A head ahead of the rows means entries were
+    deleted; any other difference means the head row was edited. The entries read are
+    still sound, so ``checked`` is kept.
+    """
+    if not verdict.ok:
+        return verdict
+    held = len(hashes)
+    if before is None or after is None:
+        reason = "the evidence_head row is missing (the catalog was altered by hand)"
+    elif before[0] > held:
+        reason = (
+            f"the evidence_head row names entry {before[0]} but the log ends at entry {held} "
+            f"(entries {held + 1}..{before[0]} deleted)"
+        )
+    elif after[0] < held or any(
+        mark[0] <= held and mark[1] != (hashes[mark[0] - 1] if mark[0] else GENESIS_HASH)
+        for mark in (before, after)
+    ):
+        reason = (
+            f"the evidence_head row names entry {after[0]} with a hash that is not that "
+            f"entry's (evidence_head edited; the log holds {held} entries)"
+        )
+    else:
+        return verdict
+    return ChainVerdict(False, verdict.checked, held + 1, reason)

@@ -174,11 +174,13 @@ def request_deadline(request: ErasureRequest) -> datetime:
 
 def logs_consistent(ctx: Context, client: ClientSnapshot) -> Outcome:
     """Installation-wide, behind every order form's evidence: the evidence log's hash
-    chain is unbroken and the certificate log's checkpoints extend one another."""
+    chain is unbroken and matches its witnessed checkpoints (``log verify``), and the
+    certificate log's checkpoints extend one another."""
     chain, log = ctx.snapshot.evidence, ctx.snapshot.certificate_log
     evidence = {
         "evidence_entries_verified": chain.checked,
         "evidence_first_bad_seq": chain.first_bad_seq,
+        "evidence_last_trusted_seq": None if chain.ok else chain.checked,
         "certificate_log_ok": log.ok,
         "checkpoint_old_size": log.old_size,
         "checkpoint_new_size": log.new_size,

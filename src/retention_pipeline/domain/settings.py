@@ -160,6 +160,33 @@ class Settings(_Section):
     stores: dict[StoreName, StoreSettings] = Field(default_factory=dict)
     connections: dict[ConnectionName, ConnectionSettings] = Field(default_factory=dict)
     reports: str = Field("reports", description="Folder for reports, relative to the home")
+    evidence_witness: StoreName | None = Field(
+        None,
+        description="Store that keeps the evidence log's signed checkpoints, out of the "
+        "catalog owner's reach; default: the first store with object_lock: true",
+    )
+
+    @model_validator(mode="after")
+    def _witness_is_a_store(self) -> Settings:
+        if self.evidence_witness is not None and self.evidence_witness not in self.stores:
+            known = ", ".join(sorted(self.stores))
+            hint = f"use one of: {known}" if known else "add the store under 'stores:'"
+            raise invalid(
+                "unknown_store", "is not one of the stores of retention.yaml", hint,
+                "evidence_witness",
+            )  # fmt: skip
+        return self
+
+    def witness_store(self) -> str | None:
+        """The store named by ``evidence_witness``, else the first object-locked one.
+
+        ``None``: nothing keeps evidence checkpoints, so a cut of the log's newest entries
+        together with its head row cannot be detected (``log verify`` says so).
+        """
+        if self.evidence_witness is not None:
+            return self.evidence_witness
+        locked = sorted(name for name, spec in self.stores.items() if spec.object_lock)
+        return locked[0] if locked else None
 
 
 _DEFAULT_CONFIG = """\
@@ -206,6 +233,11 @@ connections: {}
 
 # Where reports are written.
 reports: reports
+
+# The store that keeps the evidence log's signed checkpoints (retention-pipeline log
+# checkpoint-evidence): one the catalog's owner cannot rewrite. Default: the first store
+# with object_lock: true; without one, a cut of the log's newest entries goes unseen.
+# evidence_witness: archives-eu-cold
 """
 
 

@@ -567,6 +567,14 @@ class Catalog(Protocol):
         """The entry with the highest seq, or ``None`` for an empty log."""
         ...
 
+    def evidence_head_mark(self) -> tuple[int, str] | None:
+        """(seq, hash) the catalog's head row holds (what the next append links to).
+
+        ``None`` when that row is gone. It equals the newest entry's (seq, hash), or
+        ``(0, GENESIS_HASH)`` for an empty log, unless the catalog was altered by hand.
+        """
+        ...
+
     def add_integrity_check(self, check: NewIntegrityCheck) -> IntegrityCheck:
         """Record a verification or restore drill; ``ConflictError`` if the id is taken.
 

@@ -2,7 +2,8 @@
 
 Everything with I/O or keys happens here, once, before the pure controls run: each
 certificate bundle is verified offline with the installation's public key, the evidence
-chain is walked, and the certificate log's two newest checkpoints are checked against
+chain is walked and checked against the evidence checkpoints of the witness store
+(``evidence_witness``), and the certificate log's two newest checkpoints are checked against
 each other (RFC 9162 consistency proof) and against the catalog's leaves. Controls only
 ever see the verdicts. Nothing read here is written anywhere: the snapshot carries ids,
 times, counts and the parsed policies, whose personal fields no control reports.
@@ -26,7 +27,7 @@ from retention_pipeline.domain.audit_snapshot import (
     PolicyPeriod,
 )
 from retention_pipeline.domain.controls import ControlResult, Grace, evaluate
-from retention_pipeline.domain.evidence import verify_chain
+from retention_pipeline.domain.evidence import ChainVerdict, verify_chain
 from retention_pipeline.domain.policy import DEFER_RULES, ClientPolicy
 from retention_pipeline.domain.settings import Settings
 from retention_pipeline.envelope import merkle
@@ -36,6 +37,7 @@ from retention_pipeline.envelope.checkpoint import Checkpoint, verify_checkpoint
 from retention_pipeline.envelope.dsse import CertificateError
 from retention_pipeline.errors import ConfigError
 from retention_pipeline.ports.catalog import Catalog, Certificate, ClientKey, PolicyVersion
+from retention_pipeline.services.evidence_witness import EvidenceWitness
 from retention_pipeline.services.transparency import CertificateLog, verify_consistency
 
 
@@ -47,6 +49,7 @@ class AuditedInstallation(Protocol):
     @property
     def catalog(self) -> Catalog: ...
     def signing_key(self, *, create: bool = False) -> Ed25519PrivateKey: ...
+    def evidence_witness(self) -> EvidenceWitness: ...
 
 
 def audit(
@@ -63,7 +66,9 @@ def audit(
     if catalog.certificate_leaves():
         # Only an installation that issued certificates has (and needs) the key file.
         public_key = installation.signing_key().public_key()
-    snapshot = build_snapshot(catalog, installation.settings, public_key, now)
+    snapshot = build_snapshot(
+        catalog, installation.settings, public_key, now, evidence=evidence_verdict(installation)
+    )
     return evaluate(
         snapshot,
         now,
@@ -78,21 +83,33 @@ def build_snapshot(
     settings: Settings,
     public_key: Ed25519PublicKey | None,
     now: datetime,
+    *,
+    evidence: ChainVerdict | None = None,
 ) -> AuditSnapshot:
     """Read every client's records and check the logs; records after ``now`` are left out.
 
     ``public_key`` verifies certificate bundles and checkpoints; ``None`` (no certificate
-    key) makes every certificate count as unverified.
+    key) makes every certificate count as unverified. ``evidence`` is the evidence log's
+    verdict against its witness (``evidence_verdict``); ``None`` walks the chain alone.
     """
     clients = tuple(
         _client(catalog, record.client_id, public_key, now) for record in catalog.list_clients()
     )
     return AuditSnapshot(
         clients=clients,
-        evidence=verify_chain(catalog.evidence_entries()),
+        evidence=evidence or verify_chain(catalog.evidence_entries()),
         certificate_log=log_consistency(catalog, public_key),
         store_locations={name: spec.location for name, spec in settings.stores.items()},
     )
+
+
+def evidence_verdict(installation: AuditedInstallation) -> ChainVerdict:
+    """The evidence log checked as ``log verify`` checks it, as the snapshot carries it.
+
+    ``checked`` is the last trusted entry, so ``first_bad_seq`` follows it.
+    """
+    verdict = installation.evidence_witness().verify()
+    return ChainVerdict(verdict.ok, verdict.last_trusted_seq, verdict.first_bad_seq, verdict.reason)
 
 
 def _client(

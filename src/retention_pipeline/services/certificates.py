@@ -4,13 +4,16 @@ Called only after every verification of an erasure passed. Order: append an evid
 entry that closes the erasure -> build the predicate with that entry's hash as
 ``evidence_head`` -> sign (DSSE, Ed25519) -> append the envelope to the certificate log
 -> write the bundle (JSON) and its PDF rendering to each destination of the order form's
-``erasure.certificate_to`` -> record the destinations in the catalog. A failed delivery
+``erasure.certificate_to`` -> record the destinations in the catalog -> sign the evidence
+log's checkpoint into the witness store, if one is configured. A failed delivery
 leaves the certificate logged and recorded; issuing again for the same request is not
-needed, ``deliver`` can be repeated.
+needed, ``deliver`` can be repeated. A failed checkpoint is logged as a warning and
+never undoes the certificate: the daily ``log checkpoint-evidence`` task writes the next.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,11 +27,14 @@ from retention_pipeline.envelope.bundle import bundle_bytes, sign_certificate
 from retention_pipeline.envelope.certificate_pdf import render_pdf
 from retention_pipeline.envelope.certificate_predicate import DestructionPredicate
 from retention_pipeline.envelope.dsse import key_fingerprint
-from retention_pipeline.errors import ConfigError
+from retention_pipeline.errors import ConfigError, RetentionError
 from retention_pipeline.ports.catalog import Catalog, Certificate, ErasureRequest
 from retention_pipeline.ports.store import ObjectStore
 from retention_pipeline.services.client_keys import SYSTEM_ACTOR
+from retention_pipeline.services.evidence_witness import EvidenceWitness
 from retention_pipeline.services.transparency import CertificateLog
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class CertificateIssuer:
     destination: Callable[[str], ObjectStore]
     issuer: str
     new_id: Callable[[], str]
+    witness: EvidenceWitness | None = None
 
     def issue(
         self,
@@ -107,6 +114,7 @@ class CertificateIssuer:
             supersedes=facts.supersedes,
         )
         delivered = self.deliver(logged.certificate, predicate, destinations)
+        self._witness(predicate.certificate_id, now)
         return IssuedCertificate(self.catalog.get_certificate(predicate.certificate_id),
                                  predicate, delivered)  # fmt: skip
 
@@ -133,3 +141,16 @@ class CertificateIssuer:
             predicate.issued_at,
         )
         return tuple(destinations)
+
+    def _witness(self, certificate_id: str, now: datetime) -> None:
+        """Checkpoint the evidence log now that it records this certificate (if witnessed)."""
+        if self.witness is None or self.witness.store is None:
+            return
+        try:
+            self.witness.write(now)
+        except RetentionError as error:
+            _log.warning(
+                "certificate %s issued, but no evidence checkpoint was written: %s",
+                certificate_id,
+                error,
+            )

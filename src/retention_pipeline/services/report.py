@@ -47,7 +47,11 @@ from retention_pipeline.domain.controls import (
 from retention_pipeline.domain.oversight_rules import request_deadline
 from retention_pipeline.domain.schedule import next_fire, previous_fire
 from retention_pipeline.errors import NotFoundError
-from retention_pipeline.services.audit import AuditedInstallation, build_snapshot
+from retention_pipeline.services.audit import (
+    AuditedInstallation,
+    build_snapshot,
+    evidence_verdict,
+)
 
 Format = Literal["html", "csv", "json"]
 FORMATS: tuple[Format, ...] = ("html", "csv", "json")
@@ -103,7 +107,9 @@ def report(
     if catalog.certificate_leaves():
         # As in ``audit``: only an installation that issued certificates has the key file.
         public_key = installation.signing_key().public_key()
-    snapshot = build_snapshot(catalog, installation.settings, public_key, now)
+    snapshot = build_snapshot(
+        catalog, installation.settings, public_key, now, evidence=evidence_verdict(installation)
+    )
     results = evaluate(
         snapshot, now, verify_window_days=verify_window_days, drill_window_days=drill_window_days
     )

@@ -295,3 +295,8 @@ class SqlCatalog(ArchiveAndErasure, ClientKeys, ClientLocks, ErasureRecords, Int
         """The entry with the highest seq, or ``None`` for an empty log."""
         with self._read() as session:
             return evidence_log.head_entry(session)
+
+    def evidence_head_mark(self) -> tuple[int, str] | None:
+        """(seq, hash) of the ``evidence_head`` row; ``None`` when the row is gone."""
+        with self._read() as session:
+            return evidence_log.head_mark(session)
