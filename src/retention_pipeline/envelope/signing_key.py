@@ -11,6 +11,7 @@ Errors name the file, never print key bytes.
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -59,29 +60,43 @@ def generate_signing_key(path: Path) -> Ed25519PrivateKey:
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # written whole under a temporary name, then linked into place: another process
+    # starting at the same moment reads the whole key or none, never half of one
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as error:
-        raise ConfigError(
-            f"certificate key file {path} already exists; refusing to replace it "
-            "(certificates signed with it would no longer verify)"
-        ) from error
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-        handle.flush()
-        os.fsync(handle.fileno())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temp, path)
+        except FileExistsError as error:
+            raise SigningKeyExistsError(
+                f"certificate key file {path} already exists; refusing to replace it "
+                "(certificates signed with it would no longer verify)"
+            ) from error
+    finally:
+        temp.unlink(missing_ok=True)
     return key
+
+
+class SigningKeyExistsError(ConfigError):
+    """The key file appeared: never replaced (its certificates must keep verifying)."""
 
 
 def load_signing_key(path: Path, *, create: bool = True) -> Ed25519PrivateKey:
     """Read the key file at ``path``; with ``create``, make a new one when it is absent."""
     if not path.exists():
-        if create:
+        if not create:
+            raise ConfigError(
+                f"certificate key file {path} does not exist; set signing_key in "
+                "retention.yaml to the existing key, or create one"
+            )
+        try:
             return generate_signing_key(path)
-        raise ConfigError(
-            f"certificate key file {path} does not exist; set signing_key in retention.yaml "
-            "to the existing key, or create one"
-        )
+        except SigningKeyExistsError:
+            pass  # another process made it a moment ago: use that one
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise ConfigError(
