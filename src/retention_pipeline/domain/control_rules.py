@@ -16,11 +16,10 @@ from typing import Any, Literal
 
 from retention_pipeline.domain.audit_snapshot import AuditSnapshot, ClientSnapshot
 from retention_pipeline.domain.schedule import archive_period_start, previous_fire
-from retention_pipeline.ports.catalog import ArchiveCopy, RecoveryPoint
+from retention_pipeline.ports.catalog import DONE_ERASURES, ArchiveCopy, RecoveryPoint
 
 Outcome = tuple[Literal["compliant", "non_compliant", "not_applicable"], dict[str, Any]]
 MAX_IDS = 10
-DONE_ERASURES = frozenset({"completed", "completed_with_exceptions"})
 IGNORED_ERASURES = frozenset({"dry_run", "refused"})
 # GDPR art. 12(3): a request is answered without undue delay, at the latest in one month.
 ERASURE_DEADLINE = timedelta(days=30)
@@ -90,13 +89,9 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
-# Erasure statuses after which a client has no key on purpose (certified erasure).
-ERASED = frozenset({"completed", "completed_with_exceptions"})
-
-
 def _erased(client: ClientSnapshot) -> list[str]:
     """The client's erasure requests that completed: its id is a tombstone."""
-    return [r.id for r in client.erasure_requests if r.status in ERASED]
+    return [r.id for r in client.erasure_requests if r.status in DONE_ERASURES]
 
 
 # -- C1 ------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from datetime import datetime
 
 from retention_pipeline.domain.audit_snapshot import ClientSnapshot
 from retention_pipeline.domain.control_rules import (
-    DONE_ERASURES,
     ERASURE_DEADLINE,
     IGNORED_ERASURES,
     Context,
@@ -24,7 +23,7 @@ from retention_pipeline.domain.control_rules import (
     start_of_day,
     verdict,
 )
-from retention_pipeline.ports.catalog import ErasureRequest, IntegrityCheck
+from retention_pipeline.ports.catalog import DONE_ERASURES, ErasureRequest, IntegrityCheck
 
 # -- C6 ------------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from retention_pipeline.domain.evidence import EvidenceEntry
 from retention_pipeline.errors import RefusedError, RetentionError
 
 __all__ = [
+    "DONE_ERASURES",
     "RECOVERY_POINT_TRANSITIONS",
     "ArchiveAttempt",
     "ArchiveAttemptStatus",
@@ -66,6 +67,9 @@ ArchiveCopyStatus = Literal["present", "deleted"]
 ArchiveAttemptStatus = Literal["pending", "done", "failed", "cleared"]
 ErasureTrigger = Literal["end_of_contract", "client_request", "retention_expiry"]
 CertificateStatus = Literal["completed", "completed_with_exceptions", "scheduled"]
+# Erasure request statuses after which the client is erased: its key destroyed on purpose,
+# its id a tombstone (locked residual copies are crypto-erased and swept later).
+DONE_ERASURES = frozenset({"completed", "completed_with_exceptions"})
 IntegrityCheckKind = Literal["verify", "restore_drill"]
 IntegrityCheckResult = Literal["passed", "failed"]
 

@@ -41,6 +41,7 @@ from retention_pipeline.envelope.spool import SealedSpool
 from retention_pipeline.errors import NotFoundError, RefusedError, RetentionError
 from retention_pipeline.ports.catalog import (
     CLIENT_LOCK_WAIT,
+    DONE_ERASURES,
     Catalog,
     NewRecoveryPoint,
     RecoveryPoint,
@@ -370,7 +371,7 @@ class BackupService:
 
 # Erasure request statuses after which a client must never be backed up again (an
 # interrupted or failed erasure is resumed, not overtaken by new copies).
-ERASING_STATUSES = frozenset({"running", "failed", "completed", "completed_with_exceptions"})
+ERASING_STATUSES = DONE_ERASURES | {"running", "failed"}
 
 
 def erasure_under_way(catalog: Catalog, client_id: str) -> bool:

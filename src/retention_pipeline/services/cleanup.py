@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from retention_pipeline.domain.object_keys import RECOVERY_POINTS, belongs_to
+from retention_pipeline.domain.object_keys import RECOVERY_POINTS, belongs_to, client_prefix
 from retention_pipeline.domain.policy import ClientPolicy
 from retention_pipeline.errors import RetentionError
 from retention_pipeline.ports.catalog import Catalog, RecoveryPoint, TransitionError
@@ -75,7 +75,6 @@ def cleanup_client(
     """Remove one client's leftovers from its backup store (see the module docstring)."""
     report = CleanupReport()
     cutoff = now - grace
-    prefix = f"{policy.client}/"
     points = {rp.key: rp for rp in catalog.list_recovery_points(policy.client)}
     # every store the client's attempts used, not only the policy's current one
     stores = {rp.store for rp in points.values()}
@@ -83,7 +82,9 @@ def cleanup_client(
         stores.add(policy.backup.storage)
     running = {k for k, rp in points.items() if rp.status == "pending" and rp.created_at >= cutoff}
     for name in sorted(stores):
-        report.aborted_uploads += _abort_stale_uploads(store_of(name), prefix, cutoff, running)
+        report.aborted_uploads += _abort_stale_uploads(
+            store_of(name), policy.client, cutoff, running
+        )
     for rp in points.values():
         if rp.status == "pending" and rp.created_at < cutoff:
             try:  # only that attempt: a retry may have taken the slot over since the read
@@ -95,7 +96,7 @@ def cleanup_client(
             report.abandoned_points.append(rp.id)
     for name in sorted(stores):
         store = store_of(name)
-        listed = list(store.list_versions(f"{prefix}recovery-points/"))
+        listed = list(store.list_versions(f"{client_prefix(policy.client)}{RECOVERY_POINTS}/"))
         # Judged against rows read after the listing ended: a retry of a failed slot may
         # have uploaded and completed a version the listing shows while it was paged
         # through, and judged by an older read that version would look failed. A row only
@@ -152,13 +153,12 @@ def cleanup_client(
 
 
 def _abort_stale_uploads(
-    store: ObjectStore, prefix: str, cutoff: datetime, running: set[str]
+    store: ObjectStore, client: str, cutoff: datetime, running: set[str]
 ) -> int:
     """Abort the unfinished uploads that no young attempt may still be writing."""
-    client = prefix.rstrip("/")
     stale = [
         u
-        for u in store.list_unfinished_uploads(prefix)
+        for u in store.list_unfinished_uploads(client_prefix(client))
         if u.initiated < cutoff and u.key not in running and belongs_to(client, u.key)
     ]
     for upload in stale:

@@ -34,6 +34,7 @@ from retention_pipeline.domain.policy import ClientPolicy
 from retention_pipeline.errors import NotFoundError, RefusedError, RetentionError
 from retention_pipeline.ports.catalog import (
     CLIENT_LOCK_WAIT,
+    DONE_ERASURES,
     Catalog,
     ErasureRequest,
     ErasureTrigger,
@@ -47,7 +48,6 @@ from retention_pipeline.services.tombstones import tombstone
 __all__ = ["ErasureIncompleteError", "ErasureOutcome", "ErasureService", "gates"]
 
 OPEN_STATUSES = ("running", "failed")
-DONE_STATUSES = ("completed", "completed_with_exceptions")
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ class ErasureService:
             if not rules.due(end, policy.erasure.after_contract_end, now):
                 continue
             requests = self.catalog.list_erasure_requests(client.client_id)
-            if not any(r.status in DONE_STATUSES for r in requests):
+            if not any(r.status in DONE_ERASURES for r in requests):
                 due.append(client.client_id)
         return due
 

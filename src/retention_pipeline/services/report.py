@@ -30,7 +30,6 @@ import pandas as pd
 
 from retention_pipeline.domain.audit_snapshot import AuditSnapshot, ClientSnapshot
 from retention_pipeline.domain.control_rules import (
-    DONE_ERASURES,
     IGNORED_ERASURES,
     complete_points,
     iso,
@@ -47,6 +46,7 @@ from retention_pipeline.domain.controls import (
 from retention_pipeline.domain.oversight_rules import request_deadline
 from retention_pipeline.domain.schedule import next_fire, previous_fire
 from retention_pipeline.errors import NotFoundError
+from retention_pipeline.ports.catalog import DONE_ERASURES
 from retention_pipeline.services.audit import (
     AuditedInstallation,
     build_snapshot,

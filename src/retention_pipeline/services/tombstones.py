@@ -17,9 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from retention_pipeline.ports.catalog import Catalog, ErasureRequest
-
-DONE = frozenset({"completed", "completed_with_exceptions"})
+from retention_pipeline.ports.catalog import DONE_ERASURES, Catalog, ErasureRequest
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ class Tombstone:
 
 def tombstone(catalog: Catalog, client_id: str) -> Tombstone | None:
     """The client's tombstone, or ``None`` if it was never erased."""
-    requests = [r for r in catalog.list_erasure_requests(client_id) if r.status in DONE]
+    requests = [r for r in catalog.list_erasure_requests(client_id) if r.status in DONE_ERASURES]
     if not requests:
         return None
     return _tombstone(catalog, requests[0])
@@ -49,7 +47,7 @@ def tombstones(catalog: Catalog) -> dict[str, Tombstone]:
     """Every erased client's tombstone, by client id."""
     first: dict[str, ErasureRequest] = {}
     for request in catalog.list_erasure_requests():
-        if request.status in DONE:
+        if request.status in DONE_ERASURES:
             first.setdefault(request.client_id, request)
     return {client: _tombstone(catalog, request) for client, request in first.items()}
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from retention_pipeline.adapters.catalog import records
 from retention_pipeline.adapters.catalog.models import (
@@ -22,7 +21,6 @@ from retention_pipeline.adapters.catalog.models import (
     RecoveryPointRow,
 )
 from retention_pipeline.adapters.catalog.transactions import Transactions
-from retention_pipeline.errors import NotFoundError
 from retention_pipeline.ports.catalog import (
     ArchiveAttempt,
     ArchiveAttemptStatus,
@@ -38,6 +36,10 @@ from retention_pipeline.ports.catalog import (
 )
 
 _NEW_CLIENT = "record its policy first"
+
+
+def _missing_attempt(attempt_id: str) -> str:
+    return f"archive attempt {attempt_id!r} is not in the catalog"
 
 
 class ArchiveAndErasure(Transactions):
@@ -78,7 +80,9 @@ class ArchiveAndErasure(Transactions):
             )
             session.add(row)
             if copy.attempt_id is not None:  # the copy and its attempt's end: one commit
-                attempt = self._attempt_for_update(session, copy.attempt_id)
+                attempt = self._locked(
+                    session, ArchiveAttemptRow, copy.attempt_id, _missing_attempt(copy.attempt_id)
+                )
                 if attempt.status != "pending":
                     raise TransitionError(
                         f"archive attempt {attempt.id!r} is {attempt.status}, not pending; "
@@ -114,7 +118,7 @@ class ArchiveAndErasure(Transactions):
         """pending -> failed; any but cleared -> cleared (``done`` comes with the copy)."""
         allowed = {"failed": {"pending"}, "cleared": {"pending", "failed", "done"}}
         with self._write() as session:
-            row = self._attempt_for_update(session, attempt_id)
+            row = self._locked(session, ArchiveAttemptRow, attempt_id, _missing_attempt(attempt_id))
             if row.status not in allowed.get(status, set()):
                 raise TransitionError(
                     f"archive attempt {attempt_id!r} is {row.status}; it cannot become {status}"
@@ -133,15 +137,6 @@ class ArchiveAndErasure(Transactions):
         with self._read() as session:
             return [records.archive_attempt(r) for r in session.scalars(query)]
 
-    @staticmethod
-    def _attempt_for_update(session: Session, attempt_id: str) -> ArchiveAttemptRow:
-        row = session.scalars(
-            select(ArchiveAttemptRow).where(ArchiveAttemptRow.id == attempt_id).with_for_update()
-        ).one_or_none()
-        if row is None:
-            raise NotFoundError(f"archive attempt {attempt_id!r} is not in the catalog")
-        return row
-
     def list_archive_copies(self, client_id: str | None = None) -> list[ArchiveCopy]:
         """Archive copies, oldest first, deleted ones included."""
         query = select(ArchiveCopyRow).order_by(ArchiveCopyRow.created_at, ArchiveCopyRow.id)
@@ -153,13 +148,8 @@ class ArchiveAndErasure(Transactions):
     def mark_archive_copy_deleted(self, copy_id: str, reason: str, at: datetime) -> ArchiveCopy:
         """present -> deleted, once the copy is gone from the archive store."""
         with self._write() as session:
-            row = session.scalars(
-                select(ArchiveCopyRow).where(ArchiveCopyRow.id == copy_id).with_for_update()
-            ).one_or_none()
-            if row is None:
-                raise NotFoundError(
-                    f"archive copy {copy_id!r} is not in the catalog; list them to find the id"
-                )
+            missing = f"archive copy {copy_id!r} is not in the catalog; list them to find the id"
+            row = self._locked(session, ArchiveCopyRow, copy_id, missing)
             if row.status != "present":
                 raise TransitionError(
                     f"archive copy {copy_id!r} is already {row.status}; nothing was changed"

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Self, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -59,6 +59,18 @@ class Transactions:
     def _read(self) -> Iterator[Session]:
         with Session(self.engine) as session, session.begin():
             yield session
+
+    @staticmethod
+    def _locked(session: Session, model: type[RowT], key: str, missing: str) -> RowT:
+        """The row with primary key ``key``, locked until the transaction ends (``SELECT
+        ... FOR UPDATE``: a concurrent change of the same row waits); ``missing`` is the
+        ``NotFoundError`` message when there is none."""
+        column = inspect(model).primary_key[0]
+        query = select(model).where(column == key).with_for_update()
+        row = session.scalars(query).one_or_none()
+        if row is None:
+            raise NotFoundError(missing)
+        return row
 
     @staticmethod
     def _need(session: Session, model: type[RowT], key: str, what: str, hint: str) -> RowT:

@@ -339,7 +339,7 @@ class PostgresLoader(_Postgres):
             indexes = [
                 e
                 for e in self._contents(archive, "post-data")
-                if e.kind in ("INDEX", "INDEX ATTACH")
+                if _phase_of(e.kind) == "indexes" and e.kind != "FK CONSTRAINT"
             ]
             self._builds.start(
                 "".join(b.build for b in built.values() if not b.key)
@@ -348,6 +348,7 @@ class PostgresLoader(_Postgres):
             return "".join(b.build for b in built.values() if b.key)
         if phase == "indexes":
             self._builds.wait()
+            # the index builds ran in the second session, started by ``keys``
             return self._script(archive, [e for e in entries if e.kind == "FK CONSTRAINT"], options)
         text = self._script(archive, entries, options)
         if phase == "constraints":
